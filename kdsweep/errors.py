@@ -1,0 +1,31 @@
+"""Errors a user can cause, carried to the CLI as one line and exit code 2.
+
+Everything the user can fix (a bad sweep file, an unknown model name, a missing data
+directory, a checkpoint that does not fit) raises `UserError`. The CLI prints its message
+on one line without a traceback; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class UserError(Exception):
+    """A mistake in the user's input: the message names where it is and how to fix it."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, where: str | None = None):
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """A short hint naming the closest known names, or the whole list when none is close."""
+    known = sorted(str(k) for k in known)
+    close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.6)
+    if close:
+        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    shown = ", ".join(known[:40]) + (", ..." if len(known) > 40 else "")
+    return f"known: {shown}"

@@ -1,0 +1,58 @@
+"""Name -> factory registries (models, data sets, losses, schedules, optimisers).
+
+As in torchdistill and timm: a component is added with a decorator and looked up by the
+name a sweep file uses; an unknown name fails as a `UserError` that lists the closest
+known names, so a typo in YAML is a one-line fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from kdsweep.errors import UserError, did_you_mean
+
+
+class Registry:
+    """A named table of factories with did-you-mean lookup."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._items: dict[str, Callable[..., Any]] = {}
+        self._fallbacks: list[Callable[[str], Callable[..., Any] | None]] = []
+
+    def register(self, name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def add(fn: Callable[..., Any]) -> Callable[..., Any]:
+            key = name or fn.__name__
+            if key in self._items:
+                raise ValueError(f"{self.kind} {key!r} registered twice")
+            self._items[key] = fn
+            return fn
+
+        return add
+
+    def add_fallback(self, finder: Callable[[str], Callable[..., Any] | None]) -> None:
+        """A finder asked for names not registered explicitly (e.g. every torchvision model)."""
+        self._fallbacks.append(finder)
+
+    def known(self) -> list[str]:
+        return sorted(self._items)
+
+    def __contains__(self, name: str) -> bool:
+        try:
+            self.get(name)
+        except UserError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.known())
+
+    def get(self, name: str, *, where: str | None = None) -> Callable[..., Any]:
+        if name in self._items:
+            return self._items[name]
+        for finder in self._fallbacks:
+            found = finder(name)
+            if found is not None:
+                return found
+        raise UserError(f"unknown {self.kind} {name!r}; {did_you_mean(name, self.known())}", where=where)
