@@ -1,0 +1,207 @@
+"""From a sweep to a plan: resolved runs, their stages, keys and fused groups.
+
+The plan is what every later step agrees on: the executor schedules its groups, tracking
+names MLflow runs by its keys, and the report knows which runs a table expects, so a cell
+can say "not run" instead of silently missing.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from kdsweep.errors import UserError, did_you_mean
+from kdsweep.plan.keys import digest, run_key, short_key
+from kdsweep.spec.dotted import flatten, set_path
+from kdsweep.spec.expand import axis_names, expand_points
+from kdsweep.spec.load import Sweep
+from kdsweep.spec.resolve import merge_stage, resolve_run_config
+
+# Loss parameters that only weigh or scale terms: runs differing in these can share a pass over the data.
+FUSIBLE_LOSS_PARAMS = ("weight", "alpha", "T", "t2_scale", "label_smoothing", "local_weight")
+TEACHER_MODEL_KEYS = ("arch", "num_classes", "cifar", "head", "kwargs")
+
+
+@dataclass
+class PlannedRun:
+    key: str
+    config: dict
+    stage: str | None = None  # stage name, or None for a sweep point
+    point: dict[str, Any] = field(default_factory=dict)  # axis values that made this run
+    depends_on: list[str] = field(default_factory=list)  # run keys that must finish first
+    group: str = ""
+    name: str = ""
+
+    @property
+    def short(self) -> str:
+        return short_key(self.key)
+
+    def to_json(self) -> dict:
+        return {"key": self.key, "name": self.name, "stage": self.stage, "depends_on": self.depends_on,
+                "group": self.group, "point": self.point, "config": self.config}
+
+
+@dataclass
+class Plan:
+    sweep: Sweep
+    runs: list[PlannedRun]  # stages first (dependencies before dependants), then sweep points
+    axes: list[str]
+
+    @property
+    def by_key(self) -> dict[str, PlannedRun]:
+        return {r.key: r for r in self.runs}
+
+    @property
+    def groups(self) -> dict[str, list[PlannedRun]]:
+        out: dict[str, list[PlannedRun]] = {}
+        for run in self.runs:
+            out.setdefault(run.group, []).append(run)
+        return out
+
+    def varying_keys(self) -> list[str]:
+        """Dotted config keys whose values differ between runs (what a table or name should show)."""
+        flats = [flatten(r.config) for r in self.runs]
+        keys: list[str] = []
+        for flat in flats:
+            keys.extend(k for k in flat if k not in keys)
+        return [k for k in keys if len({repr(f.get(k)) for f in flats}) > 1]
+
+
+def format_value(value: Any) -> str:
+    """Compact text for an axis value: `cosine(warmup_epochs=1)`, `none` for a removed key."""
+    if value is None:
+        return "none"
+    if isinstance(value, dict):
+        name = value.get("name") or value.get("arch")
+        rest = ",".join(f"{k}={format_value(v)}" for k, v in value.items() if k not in ("name", "arch"))
+        if name is not None:
+            return f"{name}({rest})" if rest else str(name)
+        return "{" + rest + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(format_value(v) for v in value) + "]"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def run_name(point: dict[str, Any]) -> str:
+    """`T=3 alpha=0.6`: the last segment of each axis key with its value."""
+    if not point:
+        return "base"
+    return " ".join(f"{k.rsplit('.', 1)[-1]}={format_value(v)}" for k, v in point.items())
+
+
+def _apply(base: dict, point: dict[str, Any]) -> dict:
+    raw = copy.deepcopy(base)
+    for key, value in point.items():
+        set_path(raw, key, value)
+    return raw
+
+
+def _stage_order(sweep: Sweep) -> list[str]:
+    """Stages in dependency order; unknown teacher stages and cycles are errors."""
+    order: list[str] = []
+    state: dict[str, str] = {}
+
+    def teacher_stage(name: str) -> str | None:
+        teacher = sweep.stages[name].get("teacher")
+        return teacher.get("run") if isinstance(teacher, dict) else None
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "visiting":
+            cycle = " -> ".join([*path[path.index(name):], name])
+            raise UserError(f"stage cycle: {cycle}", where=f"stages.{name}.teacher.run")
+        state[name] = "visiting"
+        parent = teacher_stage(name)
+        if parent is not None:
+            if parent not in sweep.stages:
+                raise UserError(f"unknown stage {parent!r}; {did_you_mean(parent, sweep.stages)}",
+                                where=f"stages.{name}.teacher.run")
+            visit(parent, [*path, name])
+        state[name] = "done"
+        order.append(name)
+
+    for name in sweep.stages:
+        visit(name, [])
+    return order
+
+
+def _resolve(raw: dict, where: str, stage_runs: dict[str, PlannedRun], stage_names: list[str]) -> dict:
+    try:
+        config = resolve_run_config(raw)
+    except UserError as exc:
+        raise UserError(str(exc), where=where) from None
+    teacher = config.get("teacher")
+    if teacher and teacher.get("run") is not None:
+        name = teacher["run"]
+        if name not in stage_runs:
+            raise UserError(f"unknown stage {name!r}; {did_you_mean(name, stage_names)}",
+                            where=f"{where}: teacher.run")
+        stage_model = stage_runs[name].config["student"]
+        for k in TEACHER_MODEL_KEYS:
+            teacher[k] = copy.deepcopy(stage_model[k])
+        if teacher["num_classes"] is None:
+            teacher["num_classes"] = stage_runs[name].config["data"].get("num_classes")
+        teacher["key"] = stage_runs[name].key
+    return config
+
+
+def group_signature(config: dict) -> str:
+    """Runs with the same signature can train in one process over one data pipeline."""
+    sig = copy.deepcopy(config)
+    sig["optim"].pop("lr", None)
+    for body in sig.get("loss", {}).values():
+        if isinstance(body, dict):
+            for param in FUSIBLE_LOSS_PARAMS:
+                body.pop(param, None)
+    return digest(sig, 12)
+
+
+def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
+    stage_runs: dict[str, PlannedRun] = {}
+    runs: list[PlannedRun] = []
+    seen: dict[str, PlannedRun] = {}
+    order = _stage_order(sweep)
+    for name in order:
+        raw = merge_stage(sweep.base, sweep.stages[name])
+        config = _resolve(raw, f"stages.{name}", stage_runs, order)
+        key = run_key(config)
+        if key in seen:  # two stages that train the same thing are one run
+            stage_runs[name] = seen[key]
+            continue
+        depends = [config["teacher"]["key"]] if config.get("teacher") and config["teacher"].get("key") else []
+        run = PlannedRun(key=key, config=config, stage=name, depends_on=depends, name=name)
+        stage_runs[name] = run
+        seen[key] = run
+        runs.append(run)
+
+    points = expand_points(sweep)
+    for i, point in enumerate(points):
+        where = f"point {run_name(point)}" if point else "base"
+        if i and not point:
+            where = f"points[{i}]"
+        config = _resolve(_apply(sweep.base, point), where, stage_runs, order)
+        key = run_key(config)
+        if key in seen:  # the same run named twice (or equal to a stage) is planned once
+            if not seen[key].point and point:
+                seen[key].point = dict(point)
+            continue
+        depends = [config["teacher"]["key"]] if config.get("teacher") and config["teacher"].get("key") else []
+        run = PlannedRun(key=key, config=config, point=dict(point), depends_on=depends, name=run_name(point))
+        seen[key] = run
+        runs.append(run)
+
+    _assign_groups(runs, fuse=fuse)
+    return Plan(sweep=sweep, runs=runs, axes=axis_names(sweep))
+
+
+def _assign_groups(runs: list[PlannedRun], *, fuse: bool) -> None:
+    ids: dict[str, str] = {}
+    for run in runs:
+        signature = group_signature(run.config) if fuse else run.key
+        if signature not in ids:
+            ids[signature] = f"g{len(ids) + 1:02d}"
+        run.group = ids[signature]

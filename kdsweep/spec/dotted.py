@@ -1,0 +1,68 @@
+"""Dotted key paths (`loss.kd.T`) over nested dicts: the one addressing scheme of sweep files.
+
+Grid axes, `-o` overrides, MLflow params and table columns all name a config value by its
+dotted path, so these helpers are shared by spec, plan, tracking and report.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+_MISSING = object()
+
+
+def get_path(tree: dict, path: str, default: Any = None) -> Any:
+    node: Any = tree
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def has_path(tree: dict, path: str) -> bool:
+    return get_path(tree, path, _MISSING) is not _MISSING
+
+
+def set_path(tree: dict, path: str, value: Any) -> None:
+    """Set a value; `None` removes the key (a sweep's `null` means "without this")."""
+    parts = path.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            if value is None:
+                return
+            child = {}
+            node[part] = child
+        node = child
+    if value is None:
+        node.pop(parts[-1], None)
+    else:
+        node[parts[-1]] = copy.deepcopy(value)
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """A new dict: `over` merged into `base`, dicts recursively, everything else replaced."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """Leaves by dotted path; an empty dict or a list is a leaf."""
+    if not isinstance(tree, dict) or (not tree and prefix):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, path))
+        else:
+            out[path] = value
+    return out

@@ -1,0 +1,185 @@
+"""Read a sweep file: YAML, `extends`, `-o` overrides and the top-level shape.
+
+Everything a user can get wrong in the file surfaces here or in `resolve`, as one line
+naming the file and the key path, before anything is planned or trained.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kdsweep.errors import UserError, did_you_mean
+from kdsweep.spec.dotted import deep_merge, set_path
+from kdsweep.spec.tables import validate_tables
+
+TOP_LEVEL_KEYS = ("name", "description", "extends", "base", "stages", "grid", "zip", "points", "seeds", "tables")
+
+
+@dataclass
+class Sweep:
+    """A parsed sweep file; `points` and the plan are derived from it by `expand` and `plan`."""
+
+    name: str
+    path: Path
+    description: str = ""
+    base: dict = field(default_factory=dict)
+    stages: dict[str, dict] = field(default_factory=dict)
+    grid: dict[str, list] = field(default_factory=dict)
+    zips: list[dict[str, list]] = field(default_factory=list)
+    points: list[dict[str, Any]] = field(default_factory=list)
+    seeds: list[int] | None = None
+    tables: list[dict] = field(default_factory=list)
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def _read_yaml(path: Path, *, what: str) -> Any:
+    if not path.is_file():
+        raise UserError(f"{what} {str(path)!r} not found; check the path (relative paths are relative to the "
+                        "file that names them)")
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UserError(f"cannot read {what}: {exc.strerror}", where=str(path)) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        loc = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        raise UserError(f"YAML syntax error at {loc}: {problem}", where=str(path)) from None
+
+
+def _load_tree(path: Path, chain: tuple[Path, ...] = ()) -> dict:
+    """The file's mapping with its `extends` chain merged underneath."""
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, resolved))
+        raise UserError(f"`extends` cycle: {cycle}", where=str(path))
+    data = _read_yaml(path, what="extends file" if chain else "sweep file")
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise UserError(f"expected a mapping at the top level (name:, base:, grid: ...), got {type(data).__name__}",
+                        where=str(path))
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise UserError(f"extends: expected a file path, got {parent!r}", where=str(path))
+    parent_path = path.parent / parent
+    if not parent_path.is_file():
+        raise UserError(f"extends: {parent!r} not found (looked at {parent_path}); the path is relative to this file",
+                        where=str(path))
+    return deep_merge(_load_tree(parent_path, (*chain, resolved)), data)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`key.path=value`, the value read as YAML (so `epochs=1` is an int, `x=[1,2]` a list)."""
+    if "=" not in text:
+        raise UserError(f"-o {text!r}: expected KEY=VALUE, e.g. -o epochs=1 -o data.root=/data")
+    key, _, value = text.partition("=")
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")) or " " in key:
+        raise UserError(f"-o {text!r}: {key!r} is not a dotted key path like data.root")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        raise UserError(f"-o {text!r}: the value is not valid YAML; quote it") from None
+    return key, parsed
+
+
+def _axis_values(where: str, values: Any) -> list:
+    if not isinstance(values, list):
+        raise UserError(f"expected a list of values, got {values!r}", where=where)
+    if not values:
+        raise UserError("empty list: an axis needs at least one value", where=where)
+    return values
+
+
+def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
+    """Parse and shape-check a sweep file; raises UserError with the file and key path."""
+    path = Path(path)
+    tree = _load_tree(path)
+    where = str(path)
+    try:
+        return _build(path, tree, overrides or [])
+    except UserError as exc:
+        if exc.where and exc.where.startswith(where):
+            raise
+        raise UserError(str(exc), where=where) from None
+
+
+def _build(path: Path, tree: dict, overrides: list[str]) -> Sweep:
+    for key in tree:
+        if key not in TOP_LEVEL_KEYS:
+            raise UserError(f"unknown top-level key {key!r}; {did_you_mean(key, TOP_LEVEL_KEYS)}")
+    name = tree.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise UserError("name: required, a non-empty string (it names the MLflow experiment)")
+    base = tree.get("base") or {}
+    if not isinstance(base, dict):
+        raise UserError(f"base: expected a mapping (the run config every point starts from), got {base!r}")
+    base = copy.deepcopy(base)
+    parsed_overrides = dict(parse_override(o) for o in overrides)
+    for key, value in parsed_overrides.items():
+        set_path(base, key, value)
+
+    stages = tree.get("stages") or {}
+    if not isinstance(stages, dict):
+        raise UserError(f"stages: expected a mapping of stage name -> run config, got {stages!r}")
+    for stage, body in stages.items():
+        if not isinstance(body, dict):
+            raise UserError(f"stages.{stage}: expected a mapping (a run config), got {body!r}")
+
+    grid = tree.get("grid") or {}
+    if not isinstance(grid, dict):
+        raise UserError(f"grid: expected a mapping of dotted key -> list of values, got {grid!r}")
+    grid = {str(k): _axis_values(f"grid.{k}", v) for k, v in grid.items()}
+
+    raw_zip = tree.get("zip") or []
+    if isinstance(raw_zip, dict):
+        raw_zip = [raw_zip]
+    if not isinstance(raw_zip, list):
+        raise UserError(f"zip: expected a mapping of dotted key -> list (or a list of such), got {raw_zip!r}")
+    zips = []
+    for i, group in enumerate(raw_zip):
+        if not isinstance(group, dict) or not group:
+            raise UserError(f"zip[{i}]: expected a mapping of dotted key -> list of values")
+        axes = {str(k): _axis_values(f"zip.{k}", v) for k, v in group.items()}
+        lengths = {k: len(v) for k, v in axes.items()}
+        if len(set(lengths.values())) > 1:
+            shown = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+            raise UserError(f"zip: axes that vary together need equal lengths; {shown}")
+        clash = set(axes) & set(grid)
+        if clash:
+            raise UserError(f"zip.{sorted(clash)[0]}: also a grid axis; name each axis once")
+        zips.append(axes)
+
+    points = tree.get("points") or []
+    if not isinstance(points, list):
+        raise UserError(f"points: expected a list of mappings (dotted key -> value), got {points!r}")
+    for i, point in enumerate(points):
+        if not isinstance(point, dict) or not point:
+            raise UserError(f"points[{i}]: expected a non-empty mapping of dotted key -> value, got {point!r}")
+
+    seeds = tree.get("seeds")
+    if seeds is not None:
+        seeds = _axis_values("seeds", seeds)
+        for s in seeds:
+            if not isinstance(s, int) or isinstance(s, bool):
+                raise UserError(f"seeds: expected integers, got {s!r}")
+        if len(set(seeds)) != len(seeds):
+            raise UserError(f"seeds: repeated seed in {seeds}")
+
+    description = tree.get("description") or ""
+    if not isinstance(description, str):
+        raise UserError("description: expected text")
+    tables = validate_tables(tree.get("tables"))
+    return Sweep(name=name.strip(), path=path, description=description, base=base, stages=dict(stages),
+                 grid=grid, zips=zips, points=[dict(p) for p in points], seeds=seeds, tables=tables,
+                 overrides=parsed_overrides)
