@@ -1,0 +1,41 @@
+"""The hard-label term: cross-entropy with optional label smoothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from kdsweep.engine.losses.base import LOSSES, LossContext, LossTerm, number, options
+
+
+@LOSSES.register("ce")
+class CrossEntropy(LossTerm):
+    """Cross-entropy against the labels (class indices, or class probabilities).
+
+    Its weight is the complement of the soft term's: the plan fills 1 - kd.alpha when a
+    `kd` term is present (004, 003; 002 after rewriting its alpha), 0 beside a label
+    refinery (001 trains on the teacher's labels alone), and 1 otherwise. A weight left
+    None here means 1, so a config built by hand still trains.
+    """
+
+    name = "ce"
+
+    def __init__(self, weight: float = 1.0, label_smoothing: float = 0.0, *, where: str = "loss.ce"):
+        super().__init__(weight, where=where)
+        self.label_smoothing = float(label_smoothing)
+
+    @classmethod
+    def from_config(cls, cfg: Any, *, where: str) -> CrossEntropy:
+        opts = options(cfg, "ce", where=where)
+        weight = 1.0 if opts["weight"] is None else number(opts["weight"], f"{where}.weight")
+        smoothing = number(opts["label_smoothing"], f"{where}.label_smoothing", high=1.0, high_open=True)
+        return cls(weight, smoothing, where=where)
+
+    def value(self, ctx: LossContext) -> torch.Tensor:
+        labels = ctx.labels if not ctx.labels.is_floating_point() else ctx.labels.float()
+        return F.cross_entropy(ctx.student_logits.float(), labels, label_smoothing=self.label_smoothing)
+
+    def extra_repr(self) -> str:
+        return f"weight={self.weight:g}, label_smoothing={self.label_smoothing:g}"

@@ -1,0 +1,50 @@
+"""Label refinery (001, 000): train on the teacher's soft labels alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from kdsweep.engine.losses.base import LOSSES, LossContext, LossTerm, number, options
+from kdsweep.errors import UserError
+
+TEACHER_MODES = ("eval", "train")
+
+
+@LOSSES.register("refinery")
+class Refinery(LossTerm):
+    """Soft-target cross-entropy -sum(softmax(t) * log_softmax(s)), batch mean.
+
+    As 001's code: no temperature (the cosine head's scale s = 5 already sets the
+    sharpness of both logit vectors) and no hard-label term (the plan gives `ce` weight 0).
+
+    `teacher_mode`: 001's code left the refinery model in train mode (batch-norm batch
+    statistics, dropout and drop-connect active) while it made the labels; `eval` is the
+    sane default and `train` reproduces the original. The trainer reads it from
+    `LossSet.teacher_mode` and still runs the teacher without gradients either way.
+    """
+
+    name = "refinery"
+    needs_teacher = True
+
+    def __init__(self, weight: float = 1.0, teacher_mode: str = "eval", *, where: str = "loss.refinery"):
+        super().__init__(weight, where=where)
+        self.teacher_mode = teacher_mode
+
+    @classmethod
+    def from_config(cls, cfg: Any, *, where: str) -> Refinery:
+        opts = options(cfg, "refinery", where=where)
+        mode = opts["teacher_mode"]
+        if mode not in TEACHER_MODES:
+            raise UserError(f"expected 'eval' or 'train', got {mode!r}", where=f"{where}.teacher_mode")
+        return cls(number(opts["weight"], f"{where}.weight"), mode, where=where)
+
+    def value(self, ctx: LossContext) -> torch.Tensor:
+        log_s = F.log_softmax(ctx.student_logits.float(), dim=1)
+        p_t = F.softmax(self.teacher_logits(ctx), dim=1)
+        return -(p_t * log_s).sum(dim=1).mean()
+
+    def extra_repr(self) -> str:
+        return f"weight={self.weight:g}, teacher_mode={self.teacher_mode}"
