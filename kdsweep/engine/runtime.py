@@ -83,6 +83,13 @@ class RngStream:
         if self.cuda is None and device.type == "cuda":
             self.cuda = torch.cuda.get_rng_state(device)
 
+    @classmethod
+    def seeded(cls, seed: int, device: torch.device) -> RngStream:
+        """A stream as `torch.manual_seed(seed)` would start it, without touching the global one."""
+        cpu = torch.Generator().manual_seed(seed).get_state()
+        cuda = torch.Generator(device=device).manual_seed(seed).get_state() if device.type == "cuda" else None
+        return cls(device, cpu, cuda)
+
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
         """Run the block on this stream; the outer global state is restored afterwards."""

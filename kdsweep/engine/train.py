@@ -1,0 +1,354 @@
+"""Train a group of runs in one process: one data pipeline and one teacher forward per batch.
+
+The executor groups runs that share a teacher, data, seed, epoch count and batch size and
+differ only in what each student does with a batch (loss weights, temperature, lr). Per
+batch this loop loads and augments the data once, runs the teacher once, then steps each
+student in turn (student.py). The result is exactly what each run gives alone:
+
+- the data order and augmentation depend only on (seed, epoch), and the global RNG the data
+  pipeline may draw from is reseeded at every epoch start (`runtime.epoch_seed`);
+- the teacher draws (train mode only) from its own stream, reseeded per epoch;
+- each student is initialised right after seeding with its run's seed, and draws from its
+  own stream, swapped in around its steps.
+
+Each run writes `last.pt` after every epoch and resumes from it (checkpoint.py), logs
+through its `RunLogger`, and ends FINISHED (also after an early stop, with the reason),
+FAILED (diverged, or a teacher / config the engine cannot use) or KILLED (`should_stop`).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from kdsweep.engine import checkpoint, runtime
+from kdsweep.engine.curves import plot_curves
+from kdsweep.engine.data import build_data
+from kdsweep.engine.features import FeatureHooks
+from kdsweep.engine.logger import RunLogger
+from kdsweep.engine.losses import build_losses
+from kdsweep.engine.models import build_model, load_weights
+from kdsweep.engine.student import Student, TeacherOutput, build_student
+from kdsweep.errors import UserError
+
+log = logging.getLogger(__name__)
+
+# Sections every run of a group must share; `train` may differ only in `patience`.
+SHARED_KEYS = ("teacher", "data", "seed", "epochs")
+
+
+@dataclass
+class RunResult:
+    """What a run ended with. `metrics` is the summary the logger received."""
+
+    status: str  # FINISHED | FAILED | KILLED
+    reason: str | None = None
+    best_val_acc1: float | None = None
+    best_epoch: int | None = None
+    best_checkpoint: Path | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+class _Run:
+    """A run's identity and fate while the group trains."""
+
+    def __init__(self, config: dict[str, Any], workdir: Path, logger: RunLogger):
+        self.config, self.workdir, self.logger = config, Path(workdir), logger
+        self.student: Student | None = None
+        self.result: RunResult | None = None  # set once the run has ended
+
+    @property
+    def active(self) -> bool:
+        return self.result is None and self.student is not None
+
+
+def check_group(configs: Sequence[dict[str, Any]]) -> None:
+    """ValueError unless the runs can share one data pipeline and one teacher forward."""
+    if not configs:
+        raise ValueError("train_group needs at least one run config")
+    first = configs[0]
+    for i, cfg in enumerate(configs[1:], start=1):
+        for key in SHARED_KEYS:
+            if cfg.get(key) != first.get(key):
+                raise ValueError(f"run {i} differs from run 0 in {key!r}: a group shares teacher, data, seed, epochs")
+        mine = {k: v for k, v in cfg["train"].items() if k != "patience"}
+        theirs = {k: v for k, v in first["train"].items() if k != "patience"}
+        if mine != theirs:
+            raise ValueError(f"run {i} differs from run 0 in 'train' (only patience may differ in a group)")
+
+
+def train_group(
+    configs: list[dict[str, Any]],
+    *,
+    workdirs: list[Path],
+    loggers: list[RunLogger],
+    device: str = "auto",
+    should_stop: Callable[[], bool] | None = None,
+) -> list[RunResult]:
+    """Train resolved run configs that share teacher, data, seed, epochs and batch size."""
+    check_group(configs)
+    if not len(configs) == len(workdirs) == len(loggers):
+        raise ValueError("train_group needs one workdir and one logger per config")
+    runs = [_Run(c, Path(w), lg) for c, w, lg in zip(configs, workdirs, loggers, strict=True)]
+    for run in runs:
+        run.workdir.mkdir(parents=True, exist_ok=True)
+        run.logger.set_status("RUNNING")
+    try:
+        _Group(runs, device, should_stop).train()
+    except Exception as e:
+        # A bug, not a user error: every run still open records why, then the traceback goes on.
+        reason = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+        for run in runs:
+            if run.result is None:
+                run.logger.set_status("FAILED", reason)
+        log.error("group failed:\n%s", traceback.format_exc())
+        raise
+    return [run.result for run in runs]  # type: ignore[misc]
+
+
+class _Group:
+    def __init__(self, runs: list[_Run], device: str, should_stop: Callable[[], bool] | None):
+        self.runs = runs
+        self.first = runs[0].config
+        self.device_name = device if device != "auto" else self.first.get("device", "auto")
+        self.should_stop = should_stop or (lambda: False)
+        self.epochs = int(self.first["epochs"])
+        self.seed = int(self.first["seed"])
+        self.teacher: nn.Module | None = None
+        self.teacher_hooks: FeatureHooks | None = None
+        self.teacher_train_mode = False
+
+    # Setup ---------------------------------------------------------------------------
+
+    def train(self) -> None:
+        try:
+            self.device = runtime.select_device(self.device_name)
+            runtime.configure(self.first["train"], self.device)
+            self.amp = runtime.amp_dtype(self.first["train"], self.device)
+            self.channels_last = bool(self.first["train"].get("channels_last"))
+            self.data = build_data(self.first["data"], seed=self.seed, device=self.device)
+            self.probe = self._probe_input()
+        except UserError as e:
+            return self._fail_all(str(e))
+        loss_sets: dict[int, Any] = {}
+        for run in self.runs:
+            try:
+                loss_sets[id(run)] = build_losses(run.config["loss"], where="loss")
+            except UserError as e:
+                self._finish(run, "FAILED", str(e))
+        needing = [ls for ls in loss_sets.values() if ls.needs_teacher]
+        teacher_probe: dict[str, torch.Tensor] = {}
+        if needing:
+            modes = {ls.teacher_mode for ls in needing}
+            if len(modes) > 1:
+                raise ValueError("a group's loss terms disagree on the teacher's mode (eval / train)")
+            self.teacher_train_mode = modes == {"train"}
+            layers = sorted({name for ls in needing for name in ls.teacher_layers})
+            try:
+                teacher_probe = self._load_teacher(layers)
+            except UserError as e:
+                return self._fail_all(str(e))
+        for run in self.runs:
+            if run.result is None:
+                self._build_student(run, loss_sets[id(run)], teacher_probe)
+        for run in self.runs:
+            if run.active and (run.student.stop_reason or run.student.epoch >= self.epochs):
+                self._finish(run, "FINISHED", run.student.stop_reason)  # ended in an earlier session
+        self._loop()
+
+    def _probe_input(self) -> torch.Tensor:
+        """A two-image batch of zeros with the data's shape, for shape-only forwards."""
+        size = self.data.input_size
+        h, w = (size, size) if isinstance(size, int) else tuple(size)[-2:]
+        channels = int(getattr(self.data, "in_channels", 3))
+        return torch.zeros(2, channels, h, w, device=self.device)
+
+    def _num_classes(self, model_cfg: dict[str, Any]) -> int:
+        return int(model_cfg.get("num_classes") or self.data.num_classes)
+
+    def _load_teacher(self, layers: list[str]) -> dict[str, torch.Tensor]:
+        """Build the teacher, load its weights strictly, hook its layers; returns its probe
+        features, which loss terms with adapters (hint) need to size them."""
+        cfg = self.first.get("teacher")
+        if not cfg:
+            raise UserError("a loss term needs a teacher but the run has none; add `teacher:`", where="teacher")
+        if not cfg.get("checkpoint"):
+            raise UserError("the teacher has no checkpoint (a stage teacher's is filled by the executor)",
+                            where="teacher.checkpoint")
+        teacher = build_model(cfg, self._num_classes(cfg), where="teacher")
+        load_weights(teacher, cfg["checkpoint"], strict=True, where="teacher.checkpoint")
+        teacher.to(self.device).requires_grad_(False)
+        if self.channels_last:
+            teacher.to(memory_format=torch.channels_last)
+        self.teacher_hooks = FeatureHooks(teacher, layers, where="loss") if layers else None
+        self.teacher = teacher.eval()
+        self.teacher_forward = torch.compile(teacher) if self.first["train"].get("compile") else teacher
+        with torch.no_grad(), runtime.autocast(self.device, self.amp):
+            teacher(self._input(self.probe))
+        feats = self.teacher_hooks.features if self.teacher_hooks else {}
+        if self.teacher_hooks:
+            self.teacher_hooks.clear()
+        return feats
+
+    def _build_student(self, run: _Run, losses: Any, teacher_probe: dict[str, torch.Tensor]) -> None:
+        """Build the run's student and resume it from last.pt when there is one."""
+        try:
+            run.student = build_student(
+                run.config, workdir=run.workdir, logger=run.logger, device=self.device,
+                num_classes=self._num_classes(run.config["student"]), losses=losses,
+                iters_per_epoch=len(self.data.train), probe=self.probe, teacher_probe=teacher_probe,
+            )
+            state = checkpoint.load_last(run.workdir)
+            if state is not None:
+                run.student.load_state_dict(state)
+                log.info("%s: resuming after epoch %d", run.workdir, run.student.epoch)
+        except UserError as e:
+            self._finish(run, "FAILED", str(e))
+
+    def _input(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    # The loop ------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        open_runs = [r for r in self.runs if r.active]
+        if not open_runs:
+            return
+        start = min(r.student.epoch for r in open_runs) + 1
+        for epoch in range(start, self.epochs + 1):
+            stepping = [r for r in self.runs if r.active and r.student.epoch < epoch]
+            if not stepping:
+                break
+            if not self._train_epoch(epoch, stepping):
+                return
+        for run in self.runs:
+            if run.active:
+                self._finish(run, "FINISHED", None)
+
+    def _train_epoch(self, epoch: int, runs: list[_Run]) -> bool:
+        """One epoch for `runs`; False when the group was asked to stop."""
+        t0 = time.perf_counter()
+        torch.manual_seed(runtime.epoch_seed(self.seed, epoch))
+        teacher_rng = runtime.RngStream.seeded(runtime.epoch_seed(self.seed + 1, epoch), self.device)
+        for run in runs:
+            run.student.start_epoch()
+        if self.teacher is not None:
+            self.teacher.train(self.teacher_train_mode)
+        for step, (x, y) in enumerate(self.data.train.batches(epoch - 1), start=1):
+            if self.should_stop():
+                self._kill(epoch, step)
+                return False
+            stepping = [r for r in runs if r.active]
+            if not stepping:
+                break
+            teacher_out = self._teach(x, stepping, teacher_rng)
+            for run in stepping:
+                why = run.student.train_step(x, y, teacher_out)
+                if why is not None:
+                    self._finish(run, "FAILED", f"diverged at epoch {epoch} step {step}: {why}")
+            teacher_out = None
+        train_s = time.perf_counter() - t0
+        evaluating = [r for r in runs if r.active]
+        for run in evaluating:
+            run.student.model.eval()
+        for x, y in self.data.val.batches(epoch - 1):
+            for run in evaluating:
+                run.student.eval_step(x, y)
+        epoch_s = time.perf_counter() - t0
+        for run in evaluating:
+            self._end_epoch(run, epoch, epoch_s=epoch_s, train_s=train_s)
+        return True
+
+    def _teach(self, x: torch.Tensor, runs: list[_Run], rng: runtime.RngStream) -> TeacherOutput:
+        if self.teacher is None or not any(r.student.losses.needs_teacher for r in runs):
+            return TeacherOutput()
+        with rng.active(), torch.no_grad(), runtime.autocast(self.device, self.amp):
+            logits = self.teacher_forward(self._input(x))
+        feats = self.teacher_hooks.features if self.teacher_hooks else {}
+        if self.teacher_hooks:
+            self.teacher_hooks.clear()
+        return TeacherOutput(logits=logits, feats=feats)
+
+    def _end_epoch(self, run: _Run, epoch: int, *, epoch_s: float, train_s: float) -> None:
+        """Metrics to the logger, best.pt when improved, last.pt always; an early stop ends the run."""
+        s = run.student
+        metrics = s.end_epoch(epoch, epoch_s=epoch_s, train_s=train_s)
+        if s.improved_at(epoch):
+            checkpoint.save_best(run.workdir, checkpoint.cpu_state_dict(s.model))
+        checkpoint.save_last(run.workdir, s.state_dict())
+        run.logger.log_metrics(metrics, step=epoch)
+        if s.stop_reason:
+            self._finish(run, "FINISHED", s.stop_reason)
+
+    # Endings -------------------------------------------------------------------------
+
+    def _finish(self, run: _Run, status: str, reason: str | None) -> None:
+        """Summary, artifacts and final status for a run that has ended (not for KILLED)."""
+        s = run.student
+        summary: dict[str, float] = {}
+        if s is not None:
+            if s.hooks:
+                s.hooks.remove()
+            if s.history:
+                summary = {**s.summary(), **self._profile(run)}
+                run.logger.log_metrics(summary, step=None)
+                if (run.workdir / checkpoint.BEST).is_file():
+                    run.logger.log_artifact(run.workdir / checkpoint.BEST, "checkpoints")
+                curve = plot_curves(s.history, run.workdir / "curves.png", title=run.workdir.name)
+                run.logger.log_artifact(curve, "plots")
+        run.logger.set_status(status, reason)
+        run.result = _result(run, status, reason, summary)
+
+    def _profile(self, run: _Run) -> dict[str, float]:
+        """Parameter count, and FLOPs from the profiler run on a copy of the student (a
+        profiler may add hooks or buffers). A profiler failure costs only the flops entry."""
+        model = run.student.model
+        out = {"params": float(sum(p.numel() for p in model.parameters()))}
+        try:
+            from kdsweep.engine.profile import profile_model
+
+            with torch.random.fork_rng(devices=[]):
+                prof = profile_model(copy.deepcopy(model).eval(), tuple(self.probe.shape[-2:]),
+                                     in_channels=int(self.probe.shape[1]))
+            out["flops"] = float(prof["flops"])
+        except Exception as e:  # noqa: BLE001 - a summary extra must not fail a trained run
+            log.warning("%s: could not profile the student (%s)", run.workdir, e)
+        return out
+
+    def _fail_all(self, reason: str) -> None:
+        for run in self.runs:
+            if run.result is None:
+                self._finish(run, "FAILED", reason)
+
+    def _kill(self, epoch: int, step: int) -> None:
+        """Stop now: last.pt already holds each run's last finished epoch, so nothing is written."""
+        for run in self.runs:
+            if run.result is None:
+                done = run.student.epoch if run.student else 0
+                reason = f"stopped at epoch {epoch} step {step}; resumes after epoch {done}"
+                run.logger.set_status("KILLED", reason)
+                run.result = _result(run, "KILLED", reason, {})
+
+
+def _result(run: _Run, status: str, reason: str | None, summary: dict[str, float]) -> RunResult:
+    s, best = run.student, run.workdir / checkpoint.BEST
+    seen = s is not None and bool(s.history)
+    return RunResult(
+        status=status,
+        reason=reason,
+        best_val_acc1=float(s.best_val_acc1) if seen else None,
+        best_epoch=int(s.best_epoch) if seen else None,
+        best_checkpoint=best if best.is_file() else None,
+        metrics=summary,
+        history=[dict(row) for row in s.history] if s is not None else [],
+    )
