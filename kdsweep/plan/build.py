@@ -18,8 +18,6 @@ from kdsweep.spec.expand import axis_names, expand_points
 from kdsweep.spec.load import Sweep
 from kdsweep.spec.resolve import merge_stage, resolve_run_config
 
-# Loss parameters that only weigh or scale terms: runs differing in these can share a pass over the data.
-FUSIBLE_LOSS_PARAMS = ("weight", "alpha", "T", "t2_scale", "label_smoothing", "local_weight")
 TEACHER_MODEL_KEYS = ("arch", "num_classes", "cifar", "head", "kwargs")
 
 
@@ -104,9 +102,16 @@ def _stage_order(sweep: Sweep) -> list[str]:
     order: list[str] = []
     state: dict[str, str] = {}
 
-    def teacher_stage(name: str) -> str | None:
-        teacher = sweep.stages[name].get("teacher")
-        return teacher.get("run") if isinstance(teacher, dict) else None
+    def parents(name: str) -> list[tuple[str, str]]:
+        body = sweep.stages[name]
+        found = []
+        teacher = body.get("teacher")
+        if isinstance(teacher, dict) and teacher.get("run") is not None:
+            found.append((teacher["run"], "teacher.run"))
+        init = (body.get("student") or {}).get("init") if isinstance(body.get("student"), dict) else None
+        if isinstance(init, dict) and init.get("run") is not None:
+            found.append((init["run"], "student.init.run"))
+        return found
 
     def visit(name: str, path: list[str]) -> None:
         if state.get(name) == "done":
@@ -115,11 +120,10 @@ def _stage_order(sweep: Sweep) -> list[str]:
             cycle = " -> ".join([*path[path.index(name):], name])
             raise UserError(f"stage cycle: {cycle}", where=f"stages.{name}.teacher.run")
         state[name] = "visiting"
-        parent = teacher_stage(name)
-        if parent is not None:
+        for parent, key in parents(name):
             if parent not in sweep.stages:
                 raise UserError(f"unknown stage {parent!r}; {did_you_mean(parent, sweep.stages)}",
-                                where=f"stages.{name}.teacher.run")
+                                where=f"stages.{name}.{key}")
             visit(parent, [*path, name])
         state[name] = "done"
         order.append(name)
@@ -146,17 +150,43 @@ def _resolve(raw: dict, where: str, stage_runs: dict[str, PlannedRun], stage_nam
         if teacher["num_classes"] is None:
             teacher["num_classes"] = stage_runs[name].config["data"].get("num_classes")
         teacher["key"] = stage_runs[name].key
+    init = config["student"].get("init")
+    if isinstance(init, dict) and init.get("run") is not None:
+        name = init["run"]
+        if name not in stage_runs:
+            raise UserError(f"unknown stage {name!r}; {did_you_mean(name, stage_names)}",
+                            where=f"{where}: student.init.run")
+        init["key"] = stage_runs[name].key
+        init.setdefault("checkpoint", None)
+    elif init is not None and not (isinstance(init, dict) and init.get("checkpoint")):
+        raise UserError("expected {checkpoint: <path>} or {run: <stage>}", where=f"{where}: student.init")
     return config
 
 
+def dependencies(config: dict) -> list[str]:
+    """Run keys whose best checkpoint this run needs: its teacher stage and its init stage."""
+    keys = []
+    teacher = config.get("teacher")
+    if teacher and teacher.get("key"):
+        keys.append(teacher["key"])
+    init = config["student"].get("init")
+    if isinstance(init, dict) and init.get("key") and init["key"] not in keys:
+        keys.append(init["key"])
+    return keys
+
+
 def group_signature(config: dict) -> str:
-    """Runs with the same signature can train in one process over one data pipeline."""
+    """Runs with the same signature can train in one process over one data pipeline.
+
+    They share the teacher, data, seed, epochs, batch size, model and schedule; they may differ
+    in learning rate and in loss terms and weights (T, alpha, FA / hint on or off).
+    """
     sig = copy.deepcopy(config)
     sig["optim"].pop("lr", None)
-    for body in sig.get("loss", {}).values():
-        if isinstance(body, dict):
-            for param in FUSIBLE_LOSS_PARAMS:
-                body.pop(param, None)
+    # Loss terms only change what each student computes from the shared batch and teacher
+    # outputs; how the teacher runs (eval / train mode) is shared, so it stays in.
+    refinery = sig.get("loss", {}).get("refinery") or {}
+    sig["loss"] = {"teacher_mode": refinery.get("teacher_mode", "eval")}
     return digest(sig, 12)
 
 
@@ -172,7 +202,7 @@ def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
         if key in seen:  # two stages that train the same thing are one run
             stage_runs[name] = seen[key]
             continue
-        depends = [config["teacher"]["key"]] if config.get("teacher") and config["teacher"].get("key") else []
+        depends = dependencies(config)
         run = PlannedRun(key=key, config=config, stage=name, depends_on=depends, name=name)
         stage_runs[name] = run
         seen[key] = run
@@ -189,7 +219,7 @@ def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
             if not seen[key].point and point:
                 seen[key].point = dict(point)
             continue
-        depends = [config["teacher"]["key"]] if config.get("teacher") and config["teacher"].get("key") else []
+        depends = dependencies(config)
         run = PlannedRun(key=key, config=config, point=dict(point), depends_on=depends, name=run_name(point))
         seen[key] = run
         runs.append(run)

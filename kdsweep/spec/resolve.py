@@ -109,7 +109,9 @@ def _fill(raw: dict, defaults: dict, path: str, *, allow_extra: bool = False) ->
             raise UserError(f"unknown key {key!r}; {did_you_mean(key, defaults)}", where=_join(path, key))
     for key, default in defaults.items():
         sub = _join(path, key)
-        value = raw.get(key, copy.deepcopy(default))
+        value = raw.get(key)
+        if value is None:  # absent or null: a sweep's `null` removes a key, so its default applies
+            value = copy.deepcopy(default)
         if value == REQUIRED:
             raise UserError("is required", where=sub)
         if isinstance(default, dict) and default and sub not in FREE_FORM and isinstance(value, dict):
@@ -130,7 +132,7 @@ def _resolve_schedule(raw: Any) -> dict:
     if not isinstance(raw, dict):
         raise UserError(f"expected a mapping with a name, got {raw!r}", where="schedule")
     name = raw.get("name", "constant")
-    if name not in SCHEDULE_DEFAULTS:
+    if not isinstance(name, str) or name not in SCHEDULE_DEFAULTS:
         raise UserError(f"unknown schedule {name!r}; {did_you_mean(name, SCHEDULE_DEFAULTS)}", where="schedule.name")
     out = _fill({k: v for k, v in raw.items() if k != "name"}, SCHEDULE_DEFAULTS[name], "schedule")
     return {"name": name, **out}
