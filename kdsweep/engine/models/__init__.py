@@ -4,7 +4,8 @@ Importing this package registers every model defined here; torchvision classific
 models are found by name through the registry's fallback.
 """
 
-from kdsweep.engine.models import digits  # noqa: F401  (registers digits_*)
+# Importing the model modules registers them.
+from kdsweep.engine.models import digits, efficientnet_cifar, food11, mobilenets_m  # noqa: F401
 from kdsweep.engine.models.build import build_model, last_linear, replace_head
 from kdsweep.engine.models.heads import CosineHead, apply_margin, cosine_head_of
 from kdsweep.engine.models.weights import apply_freeze_mode, freeze, load_weights, read_state_dict

@@ -1,0 +1,89 @@
+"""Parameter and operation counts, and the MicroNet score of write-up 001.
+
+Operations are counted by torch itself (`torch.utils.flop_counter.FlopCounterMode`) on one
+forward pass of a single image. torch counts the matrix work only (convolutions, linear
+layers, matmuls) and reports FLOPs = 2 x multiply-accumulates; so here
+  flops = torch's count, madds = torch's count / 2 (multiply-adds, one per MAC).
+
+MicroNet score (001): (0.5 * params) / 36.5e6 + ops / 10.49e9, parameters counted as 16-bit
+(hence 0.5) and ops counting a multiply as half an operation and an add as one: a
+multiply-add is 1.5 ops, so ops = 1.5 * madds here.
+
+Against 001's printed numbers for efficientnet_ex (with the cosine head, 100 classes,
+32x32): the parameter count is exact (2,793,064). 001's torchscope reports 382,885,052 ops
+(multiply = 1/2) and 512,835,116 (multiply = 1), i.e. 259.9M multiplies and 252.9M adds;
+torchscope also counts batch-norm, Swish, sigmoid, the SE gating multiply, pooling and the
+residual adds. torch counts 245,569,280 MACs here (001's "Total FLOPs" line, its
+own MAC-like count, says 251,891,224), so our ops = 368,353,920: 14,531,132
+(3.8%) fewer than 001's, and the score is 0.073376 against 001's 0.074762. For exx:
+226,296,896 MACs, ops 339,445,344, 13,916,349 (3.9%) below 001's 353,361,693; score 0.065491
+against 0.066818. (000's "FLOPs" column is MACs too: B0 0.37G here vs "0.38G", B3 0.95G vs
+"0.97G".)
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+MICRONET_PARAMS = 36.5e6  # WideResNet-28-10, the challenge's CIFAR-100 baseline
+MICRONET_OPS = 10.49e9
+
+
+def count_params(model: nn.Module) -> tuple[int, int]:
+    params = list(model.parameters())
+    return sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
+
+
+def count_flops(model: nn.Module, input_size: int, in_channels: int = 3) -> int:
+    """torch's FLOPs (2 x MACs) for one forward of a 1 x C x S x S input, in eval mode."""
+    p = next(model.parameters(), None)
+    device = p.device if p is not None else torch.device("cpu")
+    dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
+    was_training = model.training
+    model.eval()
+    try:
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            model(torch.zeros(1, in_channels, input_size, input_size, device=device, dtype=dtype))
+    finally:
+        model.train(was_training)
+    return int(counter.get_total_flops())
+
+
+def micronet_score(params: int, madds: float) -> float:
+    """001's score: 16-bit parameters, a multiply counted as half an operation (1.5 ops per MAC)."""
+    return (0.5 * params) / MICRONET_PARAMS + (1.5 * madds) / MICRONET_OPS
+
+
+def profile_model(model: nn.Module, input_size: int, in_channels: int = 3) -> dict[str, float | int]:
+    """params, trainable_params, flops, madds and micronet_score of `model` at this input size."""
+    params, trainable = count_params(model)
+    flops = count_flops(model, input_size, in_channels)
+    madds = flops // 2
+    return {
+        "params": params,
+        "trainable_params": trainable,
+        "flops": flops,
+        "madds": madds,
+        "micronet_score": micronet_score(params, madds),
+    }
+
+
+def format_count(n: float) -> str:
+    """Short form as papers print it: 4137456 -> "4.1M", 382885052 -> "0.38G", 59723 -> "59.7k".
+
+    Counts of a billion or more, and of 100M or more, read in G ("0.38G", as 000 prints FLOPs);
+    below that in M, then k.
+    """
+    n = float(n)
+    sign = "-" if n < 0 else ""
+    n = abs(n)
+    if n >= 1e8:
+        return f"{sign}{n / 1e9:.2f}G"
+    if n >= 1e6:
+        return f"{sign}{n / 1e6:.1f}M"
+    if n >= 1e3:
+        return f"{sign}{n / 1e3:.1f}k"
+    return f"{sign}{n:.0f}"
