@@ -1,0 +1,203 @@
+"""`build_data`: a resolved `data` config -> train and val batch sources on a device.
+
+Two paths, chosen per data set and `data.on_device`:
+- tensor: the data set is one uint8 NCHW tensor (digits, cifar100, fake; file data sets
+  decoded once when `on_device` is true, or "auto" on CUDA when they fit), augmented in
+  batches on the device (`batched`);
+- loader: image files through a DataLoader with PIL + torchvision v2 (`loader_source`).
+Limits, transform lists, copies and size checks are handled here, the same for every
+data set, so a data set module only reads its files and names its defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from kdsweep.engine.data import transforms as tf
+from kdsweep.engine.data.batched import compile_pipeline
+from kdsweep.engine.data.bundle import DataBundle
+from kdsweep.engine.data.decode import decode, decoded_bytes
+from kdsweep.engine.data.loader_source import FileDataset, LoaderSource
+from kdsweep.engine.data.raw import FileData, Specs, TensorData, resize_size
+from kdsweep.engine.data.registry import DATASETS
+from kdsweep.engine.data.seeding import DATA_SEED, generator
+from kdsweep.engine.data.tensor_source import TensorSource
+from kdsweep.errors import UserError
+from kdsweep.spec.defaults import RUN_DEFAULTS
+
+DEVICE_SHARE = 0.25  # on_device "auto": at most this share of the free device memory
+
+
+def _positive_int(cfg: dict[str, Any], key: str, *, optional: bool = False, minimum: int = 1) -> None:
+    value = cfg[key]
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UserError(f"expected an integer >= {minimum}{' or null' if optional else ''}, got {value!r}",
+                        where=f"data.{key}")
+
+
+def _on_device(value: Any) -> bool | str:
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if text in ("auto", "true", "false"):
+        return "auto" if text == "auto" else text == "true"
+    raise UserError(f"expected true, false or auto, got {value!r}", where="data.on_device")
+
+
+def resolve_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The data section with its defaults filled in and its scalar keys checked."""
+    c = {**RUN_DEFAULTS["data"], **(cfg or {})}
+    if not isinstance(c["name"], str):
+        raise UserError(f"expected a data set name, got {c['name']!r}", where="data.name")
+    _positive_int(c, "batch_size")
+    _positive_int(c, "val_batch_size", optional=True)
+    _positive_int(c, "workers", minimum=0)
+    for key in ("limit", "val_limit", "input_size"):
+        _positive_int(c, key, optional=True)
+    _positive_int(c, "num_classes", optional=True, minimum=2)
+    c["on_device"] = _on_device(c["on_device"])
+    copies = c["copies"]
+    if copies is not None:
+        if not isinstance(copies, list) or not copies or not all(isinstance(s, list) for s in copies):
+            raise UserError(f"expected a non-empty list of transform lists, got {copies!r}",
+                            where="data.copies")
+        if c["train_transforms"] is not None:
+            raise UserError("set data.copies or data.train_transforms, not both", where="data.copies")
+    return c
+
+
+def _subset(n: int, limit: int | None, epoch: int) -> torch.Tensor | None:
+    """The first `limit` of a permutation fixed by the data seed (same for every run), sorted."""
+    if limit is None or limit >= n:
+        return None
+    return torch.randperm(n, generator=generator(DATA_SEED, epoch, "subset"))[:limit].sort().values
+
+
+def apply_limits(raw: TensorData | FileData, limit: int | None, val_limit: int | None) -> None:
+    if isinstance(raw, TensorData):
+        train, val = _subset(len(raw.train_y), limit, 0), _subset(len(raw.val_y), val_limit, 1)
+        if train is not None:
+            raw.train_x, raw.train_y = raw.train_x[train], raw.train_y[train]
+        if val is not None:
+            raw.val_x, raw.val_y = raw.val_x[val], raw.val_y[val]
+    else:
+        train, val = _subset(len(raw.train), limit, 0), _subset(len(raw.val), val_limit, 1)
+        if train is not None:
+            raw.train = [raw.train[i] for i in train.tolist()]
+        if val is not None:
+            raw.val = [raw.val[i] for i in val.tolist()]
+
+
+def transform_lists(
+    c: dict[str, Any], raw: TensorData | FileData
+) -> tuple[list[tuple[Specs, str]], tuple[Specs, str]]:
+    """[(train list, where)] per copy, and (val list, where): the sweep's, else the data set's."""
+    name = c["name"]
+    if getattr(raw, "ignores_transforms", False):
+        return [(s, f"{name} default train transforms") for s in raw.train_copies], (raw.val_transforms, name)
+    if c["copies"] is not None:
+        train = [(s, f"data.copies[{k}]") for k, s in enumerate(c["copies"])]
+    elif c["train_transforms"] is not None:
+        train = [(c["train_transforms"], "data.train_transforms")]
+    else:
+        train = [(s, f"{name} default train transforms") for s in raw.train_copies]
+    val = (c["val_transforms"], "data.val_transforms") if c["val_transforms"] is not None else (
+        raw.val_transforms, f"{name} default val transforms")
+    return train, val
+
+
+def _fits(nbytes: int, device: torch.device) -> bool:
+    if device.type != "cuda":
+        return True
+    free, _ = torch.cuda.mem_get_info(device)  # CUDA only
+    return nbytes <= DEVICE_SHARE * free
+
+
+def _check_sizes(shapes: list[tuple[int, ...]], wanted: int | None) -> int:
+    if len(set(shapes)) > 1:
+        shown = ", ".join(f"copy {k}: {'x'.join(map(str, s))}" for k, s in enumerate(shapes))
+        raise UserError(f"every copy must give images of one size ({shown})", where="data.copies")
+    size = shapes[0][-2]
+    if wanted is not None and size != wanted:
+        raise UserError(f"{wanted}, but the train transforms give {size}x{shapes[0][-1]} images; "
+                        "change one to match the other", where="data.input_size")
+    return size
+
+
+def _nonempty(n_train: int, n_val: int, name: str) -> None:
+    if n_train == 0 or n_val == 0:
+        raise UserError(f"{name} has {n_train} train and {n_val} val samples; both must be non-empty",
+                        where="data.root")
+
+
+def _tensor_bundle(c: dict[str, Any], raw: TensorData, seed: int, device: torch.device) -> DataBundle:
+    _nonempty(len(raw.train_y), len(raw.val_y), c["name"])
+    train_lists, (val_list, val_where) = transform_lists(c, raw)
+    pipes = [compile_pipeline(s, raw.mean, raw.std, where) for s, where in train_lists]
+    val_pipe = compile_pipeline(val_list, raw.mean, raw.std, val_where)
+    nbytes = raw.train_x.numel() + raw.val_x.numel()
+    on_dev = c["on_device"] is True or (c["on_device"] == "auto" and _fits(nbytes, device))
+    storage = device if on_dev else torch.device("cpu")
+    probe = raw.train_x[:2].to(device)
+    shapes = [tuple(p(probe, torch.Generator().manual_seed(0)).shape[1:]) for p in pipes]
+    size = _check_sizes(shapes, c["input_size"] if not raw.ignores_transforms else None)
+    batch, val_batch = c["batch_size"], c["val_batch_size"] or c["batch_size"]
+    train = TensorSource(raw.train_x.to(storage), raw.train_y, pipes, batch_size=batch, device=device,
+                         seed=seed, shuffle=True)
+    val = TensorSource(raw.val_x.to(storage), raw.val_y, [val_pipe], batch_size=val_batch, device=device,
+                       seed=seed, shuffle=False)
+    described = {f"train[{k}]": p.describe() for k, p in enumerate(pipes)} | {"val": val_pipe.describe()}
+    return DataBundle(train=train, val=val, num_classes=raw.num_classes, input_size=size, n_train=train.n,
+                      n_val=val.n, classes=raw.classes, on_device=storage.type == device.type, mean=raw.mean,
+                      std=raw.std, transforms=described)
+
+
+def _loader_bundle(c: dict[str, Any], raw: FileData, seed: int, device: torch.device) -> DataBundle:
+    _nonempty(len(raw.train), len(raw.val), c["name"])
+    train_lists, (val_list, val_where) = transform_lists(c, raw)
+    pipes = [tf.pil_pipeline(s, raw.mean, raw.std, where) for s, where in train_lists]
+    val_pipe = tf.pil_pipeline(val_list, raw.mean, raw.std, val_where)
+    train_set, val_set = FileDataset(raw.train, pipes), FileDataset(raw.val, [val_pipe])
+    shapes = [tuple(train_set[(k * len(raw.train), 0)][0].shape) for k in range(len(pipes))]
+    size = _check_sizes(shapes, c["input_size"])
+    batch, val_batch = c["batch_size"], c["val_batch_size"] or c["batch_size"]
+    common = {"workers": c["workers"], "device": device, "seed": seed}
+    train = LoaderSource(train_set, batch_size=batch, shuffle=True, **common)
+    val = LoaderSource(val_set, batch_size=val_batch, shuffle=False, **common)
+    described = {f"train[{k}]": [type(t).__name__ for t in p.transforms] for k, p in enumerate(pipes)}
+    described["val"] = [type(t).__name__ for t in val_pipe.transforms]
+    return DataBundle(train=train, val=val, num_classes=raw.num_classes, input_size=size,
+                      n_train=len(train_set), n_val=len(val_set), classes=raw.classes, on_device=False,
+                      mean=raw.mean, std=raw.std, transforms=described)
+
+
+def build_data(cfg: dict[str, Any], *, seed: int, device: torch.device) -> DataBundle:
+    """Load the data set named by `cfg["name"]` and wrap it as seeded batch sources on `device`."""
+    c = resolve_config(cfg)
+    device = torch.device(device)
+    entry = DATASETS.get(c["name"], where="data.name")
+    raw = entry(c, seed)
+    apply_limits(raw, c["limit"], c["val_limit"])
+    if isinstance(raw, FileData):
+        store = resize_size(c["input_size"] or entry.input_size)
+        wanted = c["on_device"] is True or (
+            c["on_device"] == "auto" and device.type == "cuda" and _fits(decoded_bytes(raw, store), device))
+        if wanted:
+            _nonempty(len(raw.train), len(raw.val), c["name"])
+            raw = decode(raw, store, c["workers"])
+        else:
+            return _loader_bundle(c, raw, seed, device)
+    return _tensor_bundle(c, raw, seed, device)
+
+
+def dataset_info(name: str, root: str | None = None) -> dict[str, int | None]:
+    """num_classes and input_size without loading; num_classes None when only the files know."""
+    entry = DATASETS.get(name, where="data.name")
+    num_classes = entry.num_classes
+    if root is not None and entry.count_classes is not None:
+        num_classes = entry.count_classes(root) or num_classes
+    return {"num_classes": num_classes, "input_size": entry.input_size}

@@ -1,0 +1,54 @@
+"""Food-11 (003): `{training,validation,evaluation}/<label>_<n>.jpg`.
+
+The label is the file name's prefix before '_'. `evaluation/` carries no labels, so it is
+not used; validation is `validation/`. Defaults are 003's: Resize(256), CenterCrop(224),
+ImageNet normalisation, and the train split adds a horizontal flip.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kdsweep.engine.data.layout import require, require_root, split_root
+from kdsweep.engine.data.raw import IMAGENET_MEAN, IMAGENET_STD, FileData, resize_size
+from kdsweep.engine.data.registry import dataset
+from kdsweep.errors import UserError
+
+CLASSES = ["Bread", "Dairy product", "Dessert", "Egg", "Fried food", "Meat", "Noodles/Pasta", "Rice",
+           "Seafood", "Soup", "Vegetable/Fruit"]
+LAYOUT = "<root>/{training,validation}/<label>_<n>.jpg (or <root>/food-11/...)"
+SOURCE = "https://www.kaggle.com/datasets/vermaavi/food11 (EPFL Food-11; unzip into data.root)"
+EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+def scan(split: Path) -> list[tuple[Path, int]]:
+    items = []
+    for path in sorted(split.iterdir()):
+        if path.suffix.lower() not in EXTENSIONS:
+            continue
+        prefix = path.name.split("_", 1)[0]
+        if not prefix.isdigit() or int(prefix) >= len(CLASSES):
+            raise UserError(f"{path}: expected <label 0..10>_<n>{path.suffix}", where="data.root")
+        items.append((path, int(prefix)))
+    if not items:
+        raise UserError(f"{split} holds no images; food11 expects {LAYOUT}", where="data.root")
+    return items
+
+
+@dataset("food11", num_classes=11, input_size=224)
+def load_food11(cfg: dict[str, Any], seed: int) -> FileData:
+    root = require_root(cfg, "food11", LAYOUT, SOURCE)
+    base = split_root(root, ("food11", "Food-11"), ("training", "validation"))
+    size = cfg.get("input_size") or 224
+    val = [{"name": "Resize", "size": resize_size(size)}, {"name": "CenterCrop", "size": size}]
+    return FileData(
+        train=scan(require(base / "training", "food11", LAYOUT, SOURCE)),
+        val=scan(require(base / "validation", "food11", LAYOUT, SOURCE)),
+        num_classes=len(CLASSES),
+        classes=list(CLASSES),
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        train_copies=[[*val, {"name": "RandomHorizontalFlip"}]],
+        val_transforms=val,
+    )

@@ -1,0 +1,121 @@
+"""ImageFolder trees: `imagefolder` (any), `caltech101` and `caltech256` (002).
+
+A split is `<split>/<class name>/<image>`; classes are the sorted folder names of the
+train split, and val must not name a class train lacks. 002 keeps its data sets side by
+side, so `root/{train,val}` and `root/<data set>/{train,val}` (e.g. `root/caltech-101/train`)
+are both accepted. Caltech defaults are 002's: train RandomResizedCrop, flip, RandAugment,
+ToTensor, Normalize(0.5, 0.5), RandomErasing; val Resize + CenterCrop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torchvision.datasets.folder import IMG_EXTENSIONS
+
+from kdsweep.engine.data.layout import require, require_root, split_root
+from kdsweep.engine.data.raw import IMAGENET_MEAN, IMAGENET_STD, FileData, Specs, resize_size
+from kdsweep.engine.data.registry import dataset
+from kdsweep.errors import UserError
+
+LAYOUT = "<root>/{train,val}/<class>/<image> or <root>/<data set>/{train,val}/<class>/<image>"
+SOURCES = {
+    "imagefolder": "your own images, one folder per class, split into train/ and val/",
+    "caltech101": "https://data.caltech.edu/records/mzrjq-6wc02 (101_ObjectCategories, split ~90/10 "
+                  "into train/ and val/ per class)",
+    "caltech256": "https://data.caltech.edu/records/nyy15-4j048 (256_ObjectCategories, split ~90/10 "
+                  "into train/ and val/ per class)",
+}
+ALIASES = {
+    "imagefolder": ("imagefolder",),
+    "caltech101": ("caltech101", "101_ObjectCategories"),
+    "caltech256": ("caltech256", "256_ObjectCategories"),
+}
+
+
+def _find(cfg: dict[str, Any], name: str) -> Path:
+    root = require_root(cfg, name, LAYOUT, SOURCES[name])
+    base = split_root(root, ALIASES[name], ("train", "val"))
+    for split in ("train", "val"):
+        require(base / split, name, LAYOUT, SOURCES[name])
+    return base
+
+
+def class_names(split: Path) -> list[str]:
+    return sorted(d.name for d in split.iterdir() if d.is_dir() and not d.name.startswith("."))
+
+
+def scan(split: Path, index: dict[str, int], name: str) -> list[tuple[Path, int]]:
+    items = []
+    for cls in class_names(split):
+        if cls not in index:
+            raise UserError(f"{split / cls} is a class the train split does not have", where="data.root")
+        items += [(p, index[cls]) for p in sorted((split / cls).iterdir())
+                  if p.suffix.lower() in IMG_EXTENSIONS and p.is_file()]
+    if not items:
+        raise UserError(f"{split} holds no images; {name} expects {LAYOUT}", where="data.root")
+    return items
+
+
+def _count(name: str) -> Any:
+    def count(root: str) -> int | None:
+        try:
+            base = split_root(Path(root).expanduser(), ALIASES[name], ("train", "val"))
+            return len(class_names(base / "train")) or None
+        except OSError:
+            return None
+
+    return count
+
+
+def load_tree(cfg: dict[str, Any], name: str, mean: Sequence[float], std: Sequence[float],
+              train: list[Specs], val: Specs) -> FileData:
+    base = _find(cfg, name)
+    classes = class_names(base / "train")
+    index = {c: i for i, c in enumerate(classes)}
+    return FileData(
+        train=scan(base / "train", index, name),
+        val=scan(base / "val", index, name),
+        num_classes=len(classes),
+        classes=classes,
+        mean=mean,
+        std=std,
+        train_copies=train,
+        val_transforms=val,
+    )
+
+
+def caltech_transforms(size: int) -> tuple[list[Specs], Specs]:
+    train = [
+        {"name": "RandomResizedCrop", "size": size},
+        {"name": "RandomHorizontalFlip"},
+        {"name": "RandAugment"},
+        {"name": "ToTensor"},
+        {"name": "Normalize", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
+        {"name": "RandomErasing"},
+    ]
+    val = [{"name": "Resize", "size": size}, {"name": "CenterCrop", "size": size}]
+    return [train], val
+
+
+@dataset("imagefolder", num_classes=None, input_size=224, count_classes=_count("imagefolder"))
+def load_imagefolder(cfg: dict[str, Any], seed: int) -> FileData:
+    size = cfg.get("input_size") or 224
+    train = [[{"name": "RandomResizedCrop", "size": size}, {"name": "RandomHorizontalFlip"}]]
+    val = [{"name": "Resize", "size": resize_size(size)}, {"name": "CenterCrop", "size": size}]
+    return load_tree(cfg, "imagefolder", IMAGENET_MEAN, IMAGENET_STD, train, val)
+
+
+# Class counts of the official archives' folders (Caltech-101 has BACKGROUND_Google, -256 clutter).
+@dataset("caltech101", num_classes=102, input_size=224, count_classes=_count("caltech101"))
+def load_caltech101(cfg: dict[str, Any], seed: int) -> FileData:
+    train, val = caltech_transforms(cfg.get("input_size") or 224)
+    return load_tree(cfg, "caltech101", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), train, val)
+
+
+@dataset("caltech256", num_classes=257, input_size=224, count_classes=_count("caltech256"))
+def load_caltech256(cfg: dict[str, Any], seed: int) -> FileData:
+    train, val = caltech_transforms(cfg.get("input_size") or 224)
+    return load_tree(cfg, "caltech256", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), train, val)

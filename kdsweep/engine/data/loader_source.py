@@ -1,0 +1,103 @@
+"""Batches from image files through a torch DataLoader (the file-data-set path).
+
+Each sample is decoded with PIL and transformed with torchvision v2 in `workers` worker
+processes. Randomness never depends on which worker handles a sample, nor on the worker
+count (a non-result key): the batch sampler, run in the main process, pairs every index
+with a seed drawn from the (seed, epoch) "augment" stream, and the sample is transformed
+under that seed. The order comes from the "order" stream. The loader's own generator
+(worker base seeds) is reseeded per epoch, so the global RNG is never touched. Nothing is
+dropped: the last batch may be smaller. Pinned memory only when the device is CUDA.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from kdsweep.engine.data.seeding import (
+    DATA_SEED,
+    derive_seed,
+    generator,
+    isolated_rng,
+    reseed,
+    sample_seeds,
+    worker_init,
+)
+
+
+def open_rgb(path: Path) -> Image.Image:
+    with Image.open(path) as img:
+        return img.convert("RGB")
+
+
+class FileDataset(Dataset):
+    """Index k of an epoch = copy k // n of sample k % n; keys are (k, per-sample seed)."""
+
+    def __init__(self, items: Sequence[tuple[Path, int]], pipelines: Sequence[Callable[[Any], Any]],
+                 opener: Callable[[Path], Any] = open_rgb):
+        self.items, self.pipelines, self.opener = list(items), list(pipelines), opener
+
+    def __len__(self) -> int:
+        return len(self.items) * len(self.pipelines)
+
+    def __getitem__(self, key: tuple[int, int]) -> tuple[Tensor, int]:
+        k, seed = key
+        path, label = self.items[k % len(self.items)]
+        with isolated_rng():
+            reseed(seed)
+            x = self.pipelines[k // len(self.items)](self.opener(path))
+        return torch.as_tensor(x), label
+
+
+class EpochBatchSampler(Sampler):
+    """Batches of (index, seed) for the epoch set in `epoch` (read when iteration starts)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, shuffle: bool):
+        self.n, self.batch_size, self.seed, self.shuffle = n, batch_size, seed, shuffle
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.batch_size)
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        if self.shuffle:
+            order = torch.randperm(self.n, generator=generator(self.seed, self.epoch, "order")).tolist()
+            seeds = sample_seeds(generator(self.seed, self.epoch, "augment"), self.n)
+        else:
+            order = list(range(self.n))
+            seeds = sample_seeds(generator(DATA_SEED, 0, "val"), self.n)
+        for start in range(0, self.n, self.batch_size):
+            stop = start + self.batch_size
+            yield list(zip(order[start:stop], seeds[start:stop], strict=True))
+
+
+class LoaderSource:
+    def __init__(self, dataset: FileDataset, *, batch_size: int, workers: int, device: torch.device,
+                 seed: int, shuffle: bool):
+        self.device, self.seed = device, seed
+        self.sampler = EpochBatchSampler(len(dataset), batch_size, seed, shuffle)
+        self.loader = DataLoader(
+            dataset,
+            batch_sampler=self.sampler,
+            num_workers=workers,
+            pin_memory=device.type == "cuda",
+            persistent_workers=workers > 0,
+            worker_init_fn=worker_init if workers > 0 else None,
+            generator=torch.Generator(),
+        )
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def batches(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
+        self.sampler.epoch = epoch
+        self.loader.generator.manual_seed(derive_seed(self.seed, epoch, "workers"))
+        for x, y in self.loader:
+            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)

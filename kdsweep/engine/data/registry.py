@@ -1,0 +1,26 @@
+"""The data set registry: `data.name` in a sweep file is a key of `DATASETS`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kdsweep.engine.data.raw import DatasetDef, Loader
+from kdsweep.registry import Registry
+
+DATASETS = Registry("data set")
+
+
+def dataset(
+    name: str,
+    *,
+    num_classes: int | None,
+    input_size: int,
+    count_classes: Callable[[str], int | None] | None = None,
+) -> Callable[[Loader], Loader]:
+    """Register a loader `(cfg, seed) -> TensorData | FileData` under `name`."""
+
+    def add(load: Loader) -> Loader:
+        DATASETS.register(name)(DatasetDef(name, num_classes, input_size, load, count_classes))
+        return load
+
+    return add

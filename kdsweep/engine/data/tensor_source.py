@@ -1,0 +1,66 @@
+"""Batches from uint8 tensors, augmented on the device (the small-data-set path).
+
+The whole data set is one uint8 NCHW tensor, on the training device when it fits (else on
+the host, and each batch is moved). An epoch is the data set once per transform list in
+`copies`, all copies shuffled together (000); the order comes from the (seed, epoch) "order"
+stream and the augmentation from the "augment" stream, so changing a transform does not
+move the order. Nothing is dropped: the last batch may be smaller.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch import Tensor
+
+from kdsweep.engine.data.batched import TensorPipeline
+from kdsweep.engine.data.seeding import DATA_SEED, generator
+
+
+class TensorSource:
+    def __init__(self, x: Tensor, y: Tensor, pipelines: Sequence[TensorPipeline], *, batch_size: int,
+                 device: torch.device, seed: int, shuffle: bool):
+        self.x, self.y = x, y.to(x.device)
+        self.pipelines = list(pipelines)
+        self.batch_size, self.device, self.seed, self.shuffle = batch_size, device, seed, shuffle
+
+    @property
+    def n(self) -> int:
+        return len(self.y) * len(self.pipelines)
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.batch_size)
+
+    def _generators(self, epoch: int) -> tuple[torch.Generator, torch.Generator]:
+        if self.shuffle:
+            return generator(self.seed, epoch, "order"), generator(self.seed, epoch, "augment")
+        fixed = generator(DATA_SEED, 0, "val")  # val: the same every epoch, whatever the seed
+        return fixed, fixed
+
+    def batches(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
+        order_gen, aug_gen = self._generators(epoch)
+        order = torch.randperm(self.n, generator=order_gen) if self.shuffle else torch.arange(self.n)
+        count = len(self.y)
+        for start in range(0, self.n, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            src = (idx % count).to(self.x.device)
+            x = self.x[src].to(self.device, non_blocking=True)
+            y = self.y[src].to(self.device, non_blocking=True)
+            yield self._augment(x, idx // count, aug_gen), y
+
+    def _augment(self, x: Tensor, copy: Tensor, gen: torch.Generator) -> Tensor:
+        if len(self.pipelines) == 1:
+            return self.pipelines[0](x, gen)
+        out = None
+        for k, pipeline in enumerate(self.pipelines):
+            rows = (copy == k).nonzero().squeeze(1).to(self.device)
+            if len(rows) == 0:
+                continue
+            part = pipeline(x[rows], gen)
+            if out is None:
+                out = torch.empty((len(copy), *part.shape[1:]), dtype=part.dtype, device=part.device)
+            out[rows] = part
+        assert out is not None
+        return out
