@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 
 from kdsweep.errors import UserError
 
@@ -27,6 +26,59 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tracking-uri", default=None,
+                   help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///results/mlflow.db)")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from kdsweep.execute.runner import RunOptions, run_sweep
+    from kdsweep.plan import plan_sweep
+
+    plan = plan_sweep(args.sweep, args.override, fuse=not args.no_fuse)
+    opts = RunOptions(tracking_uri=args.tracking_uri, address=args.address, gpus=args.gpus,
+                      jobs_per_gpu=args.jobs_per_gpu, cpu_workers=args.cpu_workers, cpu=args.cpu,
+                      rerun=args.rerun, retries=args.retries, checkpoint_dir=args.checkpoint_dir,
+                      system_metrics=not args.no_system_metrics, force=args.force)
+    outcome = run_sweep(plan, opts)
+    if outcome.exit_code == 0:
+        print(f"results: kdsweep table {args.sweep}   |   browse: kdsweep ui   (store {outcome.uri})")
+    return outcome.exit_code
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from kdsweep.plan import plan_sweep
+    from kdsweep.tracking.status import print_status
+
+    plan = plan_sweep(args.sweep, args.override)
+    return print_status(plan, args.tracking_uri)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from kdsweep.tracking.ui import serve
+
+    return serve(args.tracking_uri, host=args.host, port=args.port)
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from kdsweep.report.commands import cmd_table as run
+
+    return run(args)
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from kdsweep.report.commands import cmd_plot as run
+
+    return run(args)
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from kdsweep.engine.profile import print_profile
+
+    return print_profile(args.arch, num_classes=args.num_classes, input_size=args.input_size,
+                         head=args.head, cifar=args.cifar)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kdsweep", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -37,13 +89,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-fuse", action="store_true", help="one run per group")
     p.set_defaults(func=cmd_plan)
 
-    for register in EXTRA_COMMANDS:
-        register(sub)
+    p = sub.add_parser("run", help="train every planned run (Ray on GPUs or CPU), logged to MLflow")
+    _sweep_args(p)
+    _store_args(p)
+    p.add_argument("--address", default=None, help="join a Ray cluster (e.g. auto); default: $RAY_ADDRESS, "
+                   "else a local cluster")
+    p.add_argument("--gpus", default=None, help="local GPUs to use, e.g. 0,2 (default: all)")
+    p.add_argument("--jobs-per-gpu", type=int, default=1, help="jobs sharing one GPU (default 1)")
+    p.add_argument("--cpu-workers", type=int, default=None, help="jobs at once without GPUs (default 1)")
+    p.add_argument("--cpu", action="store_true", help="ignore GPUs; train on the CPU")
+    p.add_argument("--no-fuse", action="store_true", help="train each run in its own job")
+    p.add_argument("--rerun", action="store_true", help="train runs again even if they finished")
+    p.add_argument("--retries", type=int, default=0, help="train a failed run again up to N times")
+    p.add_argument("--checkpoint-dir", default=None,
+                   help="resume checkpoints (default results/checkpoints; on a cluster: a shared directory)")
+    p.add_argument("--no-system-metrics", action="store_true", help="do not log CPU / memory / GPU usage")
+    p.add_argument("--force", action="store_true", help="take the sweep's lock even if another run holds it")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="counts and a per-run state table from MLflow (trains nothing)")
+    _sweep_args(p)
+    _store_args(p)
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("table", help="print and write the sweep's tables from MLflow")
+    _sweep_args(p)
+    _store_args(p)
+    p.add_argument("--out", default=None, help="output file (default results/<sweep name>.md)")
+    p.add_argument("--format", default="markdown", choices=["markdown", "csv", "latex"])
+    p.add_argument("--reference", action="store_true", help="print the write-up's numbers beside ours")
+    p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser("plot", help="heatmaps, learning curves and bar charts as PNG (results/ and MLflow)")
+    _sweep_args(p)
+    _store_args(p)
+    p.add_argument("--out", default=None, help="output directory (default results/)")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("ui", help="serve the MLflow UI for kdsweep's store on 127.0.0.1")
+    _store_args(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(func=cmd_ui)
+
+    p = sub.add_parser("profile", help="parameters, FLOPs, MAdds and MicroNet score of a model")
+    p.add_argument("arch", help="model name, e.g. efficientnet_ex or resnet18")
+    p.add_argument("--num-classes", type=int, default=100)
+    p.add_argument("--input-size", type=int, default=32)
+    p.add_argument("--head", default=None, help="cosine: the cosine classifier of 000/001 (hidden 200, s 5)")
+    p.add_argument("--cifar", action="store_true", help="32x32 adaptation of a torchvision model")
+    p.set_defaults(func=cmd_profile)
     return parser
-
-
-# Commands that live in other modules add themselves here (run, status, table, plot, ui, profile).
-EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
 def main(argv: list[str] | None = None) -> int:

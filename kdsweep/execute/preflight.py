@@ -1,0 +1,48 @@
+"""Checks that need no training: names and files a user can get wrong, before any job starts.
+
+A typo in an architecture name or a data path should cost one second and one line, not a
+night of failed runs; and nothing is created in MLflow until these pass.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kdsweep.errors import UserError
+from kdsweep.plan import Plan
+
+NO_ROOT = ("digits", "fake")
+
+
+def preflight(plan: Plan, *, local: bool = True) -> None:
+    """Raise UserError naming the sweep, the run and the key; file checks only on a local cluster."""
+    from kdsweep.engine.data import DATASETS
+    from kdsweep.engine.models import MODELS
+
+    sweep = str(plan.sweep.path)
+    for run in plan.runs:
+        where = f"{sweep}: {'stage ' + run.stage if run.stage else run.name}"
+        cfg = run.config
+        MODELS.get(cfg["student"]["arch"], where=f"{where}: student.arch")
+        teacher = cfg.get("teacher")
+        if teacher:
+            MODELS.get(teacher["arch"], where=f"{where}: teacher.arch")
+        DATASETS.get(cfg["data"]["name"], where=f"{where}: data.name")
+        if not local:
+            continue
+        name, root = cfg["data"]["name"], cfg["data"].get("root")
+        if name not in NO_ROOT:
+            if not root:
+                raise UserError(f"data set {name!r} needs `data.root: <directory>`", where=f"{where}: data.root")
+            if not Path(root).expanduser().exists():
+                raise UserError(f"{root} does not exist; put the {name} data there or pass -o data.root=<dir> "
+                                "(see README, Data)", where=f"{where}: data.root")
+        if teacher and teacher.get("checkpoint") and not teacher.get("key"):
+            if not Path(teacher["checkpoint"]).expanduser().is_file():
+                raise UserError(f"teacher checkpoint {teacher['checkpoint']} not found", where=f"{where}: "
+                                "teacher.checkpoint")
+        init = cfg["student"].get("init")
+        if isinstance(init, dict) and init.get("checkpoint") and not init.get("key"):
+            if not Path(init["checkpoint"]).expanduser().is_file():
+                raise UserError(f"init checkpoint {init['checkpoint']} not found", where=f"{where}: "
+                                "student.init.checkpoint")

@@ -1,0 +1,160 @@
+"""The live view of a running sweep: slots, epochs, accuracies, ETA, counts and failures.
+
+Workers post events to a `ProgressBoard` (a Ray actor, so workers on any node reach it);
+the driver reads snapshots and draws them with rich, or prints one plain line per event
+when the output is not a terminal (CI logs, `nohup`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+
+class ProgressBoard:
+    """Latest event per run key; wrapped with ray.remote by the runner."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.seq = 0
+
+    def update(self, key: str, event: dict[str, Any]) -> None:
+        self.seq += 1
+        run = self.runs.setdefault(key, {})
+        if event.get("val_acc1") is not None:
+            run["best"] = max(run.get("best", float("-inf")), float(event["val_acc1"]))
+            run.setdefault("first_time", event.get("time"))
+        run.update({k: v for k, v in event.items() if v is not None})
+        run["seq"] = self.seq
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        return {k: dict(v) for k, v in self.runs.items()}
+
+
+@dataclass
+class RunView:
+    """What the driver knows about one run, merged from its own bookkeeping and the board."""
+
+    key: str
+    name: str
+    epochs: int
+    state: str = "waiting"  # waiting | running | FINISHED | FAILED | NOT_RUN | KILLED | skipped
+    slot: str = ""
+    epoch: int = 0
+    val_acc1: float | None = None
+    best: float | None = None
+    reason: str | None = None
+    started: float | None = None
+    epoch_s: list[float] = field(default_factory=list)
+
+    def eta_s(self) -> float | None:
+        if not self.epoch_s or self.state != "running":
+            return None
+        return sum(self.epoch_s[-3:]) / len(self.epoch_s[-3:]) * max(self.epochs - self.epoch, 0)
+
+
+def _fmt_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def _acc(x: float | None) -> str:
+    return "" if x is None else f"{x:.2f}"
+
+
+class LiveView:
+    """Merges board snapshots into RunViews and renders them (rich when a TTY, else plain lines)."""
+
+    FINAL = ("FINISHED", "FAILED", "NOT_RUN", "KILLED", "skipped")
+
+    def __init__(self, sweep: str, runs: list[RunView], console: Console | None = None):
+        self.sweep = sweep
+        self.runs = {r.key: r for r in runs}
+        self.console = console or Console(stderr=True)
+        self.plain = not self.console.is_terminal
+        self._printed: set[tuple] = set()
+        self.started = time.time()
+
+    def merge(self, snapshot: dict[str, dict[str, Any]]) -> None:
+        for key, event in snapshot.items():
+            view = self.runs.get(key)
+            if view is None:
+                continue
+            before = (view.state, view.epoch)
+            if event.get("slot"):
+                view.slot = event["slot"]
+            if event.get("epoch"):
+                if event["epoch"] > view.epoch and event.get("epoch_s"):
+                    view.epoch_s.append(float(event["epoch_s"]))
+                view.epoch = int(event["epoch"])
+            if event.get("val_acc1") is not None:
+                view.val_acc1 = float(event["val_acc1"])
+            if event.get("best") is not None:
+                view.best = float(event["best"])
+            state = event.get("state")
+            if state == "RUNNING" and view.state not in self.FINAL:
+                view.state = "running"
+            elif state in self.FINAL:
+                view.state = state
+            elif event.get("epoch") and view.state not in self.FINAL:
+                view.state = "running"
+            if event.get("reason"):
+                view.reason = event["reason"]
+            if self.plain and (view.state, view.epoch) != before:
+                self._print_line(view)
+
+    def set_state(self, key: str, state: str, reason: str | None = None) -> None:
+        view = self.runs[key]
+        if view.state == state:
+            return
+        view.state = state
+        if reason:
+            view.reason = reason
+        if self.plain:
+            self._print_line(view)
+
+    def _print_line(self, view: RunView) -> None:
+        stamp = (view.key, view.state, view.epoch)
+        if stamp in self._printed:
+            return
+        self._printed.add(stamp)
+        if view.state == "running":
+            text = (f"[{view.slot}] {view.name}: epoch {view.epoch}/{view.epochs} "
+                    f"val_acc1 {_acc(view.val_acc1)} best {_acc(view.best)}")
+        else:
+            text = f"{view.name}: {view.state}" + (f" ({view.reason})" if view.reason else "")
+        self.console.print(text, markup=False, highlight=False)
+
+    def counts(self) -> dict[str, int]:
+        out = {"finished": 0, "running": 0, "waiting": 0, "failed": 0, "not run": 0, "skipped": 0, "killed": 0}
+        names = {"FINISHED": "finished", "running": "running", "waiting": "waiting", "FAILED": "failed",
+                 "NOT_RUN": "not run", "skipped": "skipped", "KILLED": "killed"}
+        for view in self.runs.values():
+            out[names[view.state]] += 1
+        return out
+
+    def summary_line(self) -> str:
+        counts = self.counts()
+        parts = [f"{n} {k}" for k, n in counts.items() if n]
+        return f"{self.sweep}: " + ", ".join(parts) + f" ({_fmt_eta(time.time() - self.started)} elapsed)"
+
+    def render(self) -> Group:
+        table = Table(title=self.summary_line(), expand=False)
+        for col in ("slot", "run", "epoch", "val top-1", "best", "ETA"):
+            table.add_column(col, no_wrap=True)
+        running = sorted((v for v in self.runs.values() if v.state == "running"), key=lambda v: v.slot)
+        for view in running:
+            table.add_row(view.slot, view.name, f"{view.epoch}/{view.epochs}", _acc(view.val_acc1),
+                          _acc(view.best), _fmt_eta(view.eta_s()))
+        parts: list[Any] = [table]
+        failures = [v for v in self.runs.values() if v.state in ("FAILED", "NOT_RUN") and v.reason]
+        for view in failures[-8:]:
+            parts.append(Text(f"{view.state.lower()}: {view.name}: {view.reason}", style="red"))
+        return Group(*parts)

@@ -1,0 +1,245 @@
+"""`kdsweep run`: the driver that turns a plan into Ray tasks and MLflow runs.
+
+Order of events, each step safe to interrupt:
+1. preflight (names, files) and the store check: a user mistake exits 2 before anything runs;
+2. take the sweep's lock in the store, so two drivers never train the same runs;
+3. create the experiment, parent and child runs (the driver owns them; workers get run ids);
+4. submit every job at once, each taking its stage jobs' results as arguments: Ray starts a
+   job the moment its stages are done and a slot is free;
+5. collect results as they come (failed runs are retried inside their job: --retries), draw the view;
+6. on Ctrl-C cancel what runs, mark it KILLED; the next `kdsweep run` resumes it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+
+from kdsweep.execute.jobs import Job, build_jobs
+from kdsweep.execute.preflight import preflight
+from kdsweep.execute.progress import LiveView, ProgressBoard, RunView
+from kdsweep.execute.resources import Slots, parse_gpu_list, plan_slots
+from kdsweep.plan import Plan
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+@dataclass
+class RunOptions:
+    tracking_uri: str | None = None
+    address: str | None = None
+    gpus: str | None = None
+    jobs_per_gpu: int = 1
+    cpu_workers: int | None = None
+    cpu: bool = False
+    rerun: bool = False
+    retries: int = 0
+    checkpoint_dir: str | None = None
+    results_dir: str = "results"
+    system_metrics: bool = True
+    force: bool = False
+    worker_retries: int = 3  # Ray re-runs a job whose worker process died; it resumes from its checkpoint
+    num_cpus: int | None = None  # local cluster only (tests)
+    num_gpus: int | None = None  # local cluster only: fake GPUs for placement tests
+    console: Console | None = None
+    train_fn: Any = None  # tests: a stand-in for engine.train_group
+    ray_init_kwargs: dict = field(default_factory=dict)
+
+
+@dataclass
+class SweepOutcome:
+    exit_code: int
+    statuses: dict[str, str]  # run key -> FINISHED / FAILED / NOT_RUN / KILLED / skipped
+    reasons: dict[str, str]
+    uri: str
+    slots: Slots | None = None
+
+
+def _init_ray(opts: RunOptions) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = opts.address or os.environ.get("RAY_ADDRESS")
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": True,
+                              "logging_level": "warning", **opts.ray_init_kwargs}
+    if address:
+        ray.init(address=address, **kwargs)
+        return
+    gpu_ids = parse_gpu_list(opts.gpus)
+    if gpu_ids is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpu_ids)
+    num_gpus = opts.num_gpus if opts.num_gpus is not None else (len(gpu_ids) if gpu_ids is not None else None)
+    if opts.cpu:
+        num_gpus = 0
+    ray.init(num_cpus=opts.num_cpus, num_gpus=num_gpus, **kwargs)
+
+
+def _hardware(slots: Slots) -> str:
+    import platform
+
+    import ray
+
+    resources = ray.cluster_resources()
+    nodes = len([n for n in ray.nodes() if n.get("Alive")])
+    gpu_names = ""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu_names = ", " + torch.cuda.get_device_name(0)
+    except Exception:
+        pass
+    return (f"{nodes} node(s), {resources.get('CPU', 0):g} CPU, {resources.get('GPU', 0):g} GPU{gpu_names}; "
+            f"{slots.description}; {platform.platform(terse=True)}")
+
+
+def run_sweep(plan: Plan, opts: RunOptions) -> SweepOutcome:
+    from kdsweep.tracking.store import check_store, resolve_tracking_uri
+    from kdsweep.tracking.sweep import SweepTracker
+
+    console = opts.console or Console(stderr=True)
+    results_dir = Path(opts.results_dir)
+    uri = resolve_tracking_uri(opts.tracking_uri, results_dir)
+    preflight(plan, local=not (opts.address or os.environ.get("RAY_ADDRESS")))
+    check_store(uri)
+    tracker = SweepTracker(uri, plan, results_dir=results_dir)
+    checkpoint_root = Path(opts.checkpoint_dir or results_dir / "checkpoints").resolve()
+
+    with tracker.lock(force=opts.force):
+        prepared = tracker.prepare(plan.runs, rerun=opts.rerun)
+        jobs = build_jobs(plan, prepared, checkpoint_root)
+        statuses = {k: "skipped" for k, p in prepared.items() if p.action == "skip"}
+        reasons: dict[str, str] = {}
+        if not jobs:
+            console.print(f"{plan.sweep.name}: all {len(plan.runs)} runs already finished in {uri}; "
+                          "nothing to train (--rerun trains them again)")
+            return SweepOutcome(EXIT_OK, statuses, reasons, uri)
+        _init_ray(opts)
+        slots = plan_slots(_cluster_resources(), jobs_per_gpu=opts.jobs_per_gpu, cpu_workers=opts.cpu_workers,
+                           force_cpu=opts.cpu)
+        tracker.set_hardware(_hardware(slots))
+        n_train = sum(len(j.runs) for j in jobs)
+        console.print(f"{plan.sweep.name}: {n_train} run(s) to train in {len(jobs)} job(s), "
+                      f"{len(statuses)} already finished; {slots.description}; tracking {uri}")
+        finished_deps = {run.key: _finished_dep(prepared[run.key].run_id, uri, checkpoint_root, plan.sweep.name,
+                                                run.key)
+                         for run in plan.runs if prepared[run.key].action == "skip"}
+        code = _execute(plan, jobs, finished_deps, slots, opts, uri, tracker, console, statuses, reasons)
+    return SweepOutcome(code, statuses, reasons, uri, slots)
+
+
+def _cluster_resources() -> dict[str, float]:
+    import ray
+
+    return dict(ray.cluster_resources())
+
+
+def _finished_dep(run_id: str, uri: str, checkpoint_root: Path, sweep: str, key: str) -> dict:
+    from kdsweep.execute.jobs import workdir_for
+
+    return {"status": "FINISHED", "run_id": run_id, "uri": uri,
+            "workdir": str(workdir_for(checkpoint_root, sweep, key))}
+
+
+def _execute(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots: Slots, opts: RunOptions,
+             uri: str, tracker: Any, console: Console, statuses: dict[str, str], reasons: dict[str, str]) -> int:
+    import ray
+
+    from kdsweep.execute.worker import run_job
+
+    board = ray.remote(num_cpus=0)(ProgressBoard).remote()
+    remote_job = ray.remote(run_job).options(max_retries=opts.worker_retries, retry_exceptions=False,
+                                             **slots.ray_options())
+    views = [RunView(key=t.key, name=t.name, epochs=t.epochs) for j in jobs for t in j.runs]
+    live_view = LiveView(plan.sweep.name, views, console)
+    job_of_key = {t.key: j for j in jobs for t in j.runs}
+    refs: dict[Any, Job] = {}
+    job_ref: dict[str, Any] = {}
+
+    def submit(job: Job) -> None:
+        deps = []
+        ready = {}
+        for key in job.depends_on:
+            if key in job_of_key and job_of_key[key].id in job_ref:
+                deps.append(job_ref[job_of_key[key].id])
+            elif key in finished_deps:
+                ready[key] = finished_deps[key]
+            else:  # the stage is neither planned to train now nor finished: it failed to be created
+                ready[key] = {"status": "NOT_RUN", "reason": "stage missing from the store"}
+        payload = {"id": job.id, "runs": [t.__dict__ for t in job.runs]}
+        ref = remote_job.remote(payload, [ready, *deps], uri=uri, board=board, threads=slots.threads,
+                                system_metrics=opts.system_metrics, retries=opts.retries, train_fn=opts.train_fn)
+        refs[ref] = job
+        job_ref[job.id] = ref
+
+    for job in jobs:  # plan order: a job's stages are submitted before it
+        submit(job)
+
+    interrupted = False
+    previous = signal.getsignal(signal.SIGINT)
+    live = Live(live_view.render(), console=console, refresh_per_second=2, transient=False) \
+        if not live_view.plain else None
+    try:
+        if live:
+            live.start()
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
+            live_view.merge(ray.get(board.snapshot.remote()))
+            for ref in done:
+                job = refs.pop(ref)
+                for key, res in _collect(ref, job, uri).items():
+                    statuses[key] = res["status"]
+                    if res.get("reason"):
+                        reasons[key] = res["reason"]
+                    live_view.set_state(key, res["status"], res.get("reason"))
+            if live:
+                live.update(live_view.render())
+    except KeyboardInterrupt:
+        interrupted = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+        console.print("interrupted: cancelling running jobs; `kdsweep run` again resumes them")
+        for ref, job in list(refs.items()):
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:
+                pass
+            for t in job.runs:
+                if statuses.get(t.key) not in ("FINISHED", "FAILED", "NOT_RUN"):
+                    tracker.mark(t.run_id, "KILLED", reason="interrupted (Ctrl-C)")
+                    statuses[t.key] = "KILLED"
+    finally:
+        if live:
+            live.update(live_view.render())
+            live.stop()
+        signal.signal(signal.SIGINT, previous)
+    console.print(live_view.summary_line())
+    if interrupted:
+        return EXIT_INTERRUPTED
+    bad = [k for k, s in statuses.items() if s not in ("FINISHED", "skipped")]
+    for key in bad:
+        console.print(f"  {statuses[key].lower()}: {plan.by_key[key].name} ({key[:8]}): {reasons.get(key, '')}")
+    return EXIT_SOME_FAILED if bad else EXIT_OK
+
+
+def _collect(ref: Any, job: Job, uri: str) -> dict[str, dict]:
+    """A job's per-run results; a job that died for good (retries spent) fails its runs."""
+    import ray
+
+    from kdsweep.tracking.sweep import mark_run
+
+    try:
+        return ray.get(ref)
+    except Exception as exc:  # worker died more often than it may be retried, or Ray itself failed
+        reason = f"job failed in Ray: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        out = {}
+        for t in job.runs:
+            mark_run(uri, t.run_id, "FAILED", reason=reason)
+            out[t.key] = {"status": "FAILED", "reason": reason}
+        return out

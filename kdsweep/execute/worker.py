@@ -1,0 +1,167 @@
+"""What runs inside one Ray task: train one job and report back.
+
+The task gets plain data (configs, run ids, paths), so it can run on any node. It fills in
+the teacher / init checkpoints of its stages, logs to MLflow through the run ids the driver
+created, feeds the live view, and returns a small result per run: Ray passes that result
+to the jobs that need this one, which is how stages become task dependencies.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+BEST = "best.pt"
+
+
+def slot_name() -> str:
+    """`gpu 2` when Ray gave this task a GPU (CUDA_VISIBLE_DEVICES), else `cpu <pid>`."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    try:
+        import ray
+
+        gpus = ray.get_runtime_context().get_accelerator_ids().get("GPU", [])
+    except Exception:  # not inside Ray (tests, the Python entry point)
+        gpus = []
+    if gpus:
+        return "gpu " + ",".join(str(g) for g in gpus)
+    return f"cpu {os.getpid()}" if not visible else f"gpu {visible}"
+
+
+class ProgressLogger:
+    """Wraps a run's MLflow logger and copies each epoch's numbers to the live view."""
+
+    def __init__(self, inner: Any, board: Any, key: str, slot: str, epochs: int):
+        self.inner, self.board, self.key, self.slot, self.epochs = inner, board, key, slot, epochs
+
+    def _post(self, **event: Any) -> None:
+        if self.board is not None:
+            try:
+                self.board.update.remote(self.key, {"slot": self.slot, "epochs": self.epochs, **event})
+            except Exception:  # the view is a convenience; never fail a run over it
+                pass
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        self.inner.log_metrics(metrics, step)
+        if step is not None:
+            self._post(epoch=step, val_acc1=metrics.get("val_acc1"), epoch_s=metrics.get("epoch_s"),
+                       time=time.time())
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        self.inner.log_artifact(path, artifact_path)
+
+    def set_status(self, status: str, reason: str | None = None) -> None:
+        self.inner.set_status(status, reason)
+        self._post(state=status, reason=reason, time=time.time())
+
+
+def checkpoint_of(dep: dict) -> str | None:
+    """A finished stage's best weights: its work dir if this node sees it, else MLflow's copy."""
+    local = Path(dep["workdir"]) / BEST
+    if local.is_file():
+        return str(local)
+    if not dep.get("run_id") or not dep.get("uri"):
+        return None
+    try:
+        import mlflow
+
+        mlflow.set_tracking_uri(dep["uri"])
+        got = mlflow.artifacts.download_artifacts(run_id=dep["run_id"], artifact_path=f"checkpoints/{BEST}",
+                                                  dst_path=str(Path(dep["workdir"])))
+        return got if Path(got).is_file() else None
+    except Exception:
+        return None
+
+
+def _missing_dependency(config: dict, deps: dict[str, dict]) -> str | None:
+    """Fill the teacher / init checkpoints from finished stages; the reason when one is not there."""
+    for section, label in ((config.get("teacher"), "teacher"), (config["student"].get("init"), "init")):
+        if not isinstance(section, dict) or not section.get("key"):
+            continue
+        dep = deps.get(section["key"])
+        if dep is None or dep.get("status") != "FINISHED":
+            why = (dep or {}).get("reason") or (dep or {}).get("status", "not run")
+            return f"{label} stage {section.get('run')} did not finish ({why})"
+        path = checkpoint_of(dep)
+        if path is None:
+            return f"{label} stage {section.get('run')} finished but its best checkpoint is not found"
+        section["checkpoint"] = path
+    return None
+
+
+def run_job(job: dict, dep_results: list[dict], *, uri: str, board: Any = None, threads: int | None = None,
+            system_metrics: bool = True, retries: int = 0, train_fn: Any = None) -> dict[str, dict]:
+    """Train one job's runs; returns {run key: {status, reason, workdir, run_id, uri, ...}}.
+
+    Runs that fail are trained again up to `retries` times here, in the same task, so the
+    jobs waiting on this one see only the final outcome. Each retry resumes from the run's
+    last epoch checkpoint.
+    """
+    from kdsweep.tracking.logger import MlflowRunLogger
+    from kdsweep.tracking.sweep import mark_run
+
+    deps: dict[str, dict] = {}
+    for result in dep_results:
+        deps.update(result)
+    slot = slot_name()
+    node = socket.gethostname()
+    results: dict[str, dict] = {}
+    trainable = []
+    for run in job["runs"]:
+        base = {"workdir": run["workdir"], "run_id": run["run_id"], "uri": uri, "slot": slot}
+        config = run["config"]
+        if threads:
+            config["train"]["threads"] = threads
+        why = _missing_dependency(config, deps)
+        if why:
+            mark_run(uri, run["run_id"], "NOT_RUN", reason=why)
+            results[run["key"]] = {**base, "status": "NOT_RUN", "reason": why}
+            if board is not None:
+                board.update.remote(run["key"], {"state": "NOT_RUN", "reason": why, "slot": slot})
+            continue
+        trainable.append(run)
+    if not trainable:
+        return results
+
+    loggers = []
+    for run in trainable:
+        inner = MlflowRunLogger(uri, run["run_id"])
+        inner.set_tags({"kdsweep.slot": slot, "kdsweep.node": node, "kdsweep.pid": str(os.getpid()),
+                        "kdsweep.started": f"{time.time():.3f}"})
+        loggers.append(ProgressLogger(inner, board, run["key"], slot, run["epochs"]))
+    if train_fn is None:
+        from kdsweep.engine import train_group as train_fn
+    from kdsweep.tracking.logger import system_metrics as monitor
+
+    pending = list(zip(trainable, loggers, strict=True))
+    for attempt in range(retries + 1):
+        if not pending:
+            break
+        failed = []
+        try:
+            with monitor(uri, pending[0][0]["run_id"], enabled=system_metrics):
+                outcomes = train_fn([r["config"] for r, _ in pending],
+                                    workdirs=[Path(r["workdir"]) for r, _ in pending],
+                                    loggers=[lg for _, lg in pending])
+        except Exception as exc:  # a bug or an error outside any one run: every run of the job failed
+            text = traceback.format_exc()
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            for run, _ in pending:
+                mark_run(uri, run["run_id"], "FAILED", reason=reason, traceback=text)
+                results[run["key"]] = {"workdir": run["workdir"], "run_id": run["run_id"], "uri": uri,
+                                       "status": "FAILED", "reason": reason, "slot": slot}
+            failed = pending
+        else:
+            for (run, logger), outcome in zip(pending, outcomes, strict=True):
+                logger.inner.set_tags({"kdsweep.ended": f"{time.time():.3f}", "kdsweep.attempts": str(attempt + 1)})
+                results[run["key"]] = {"workdir": run["workdir"], "run_id": run["run_id"], "uri": uri,
+                                       "slot": slot, "status": outcome.status, "reason": outcome.reason,
+                                       "best_val_acc1": outcome.best_val_acc1}
+                if outcome.status == "FAILED":
+                    failed.append((run, logger))
+        pending = failed
+    return results
