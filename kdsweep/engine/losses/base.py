@@ -128,8 +128,8 @@ def number(value: Any, where: str, *, low: float | None = 0.0, high: float | Non
             bounds.append(f"{'>' if low_open else '>='} {low:g}")
         if high is not None:
             bounds.append(f"{'<' if high_open else '<='} {high:g}")
-        raise UserError(f"expected a number {' and '.join(bounds)}, got {value!r}".replace("  ", " "),
-                        where=where)
+        within = f" {' and '.join(bounds)}" if bounds else ""
+        raise UserError(f"expected a number{within}, got {value!r}", where=where)
     return float(value)
 
 
