@@ -10,6 +10,7 @@ import copy
 from typing import Any
 
 _MISSING = object()
+RENAMED_REPLACES = ("schedule",)
 
 
 def get_path(tree: dict, path: str, default: Any = None) -> Any:
@@ -44,10 +45,18 @@ def set_path(tree: dict, path: str, value: Any) -> None:
 
 
 def deep_merge(base: dict, over: dict) -> dict:
-    """A new dict: `over` merged into `base`, dicts recursively, everything else replaced."""
+    """A new dict: `over` merged into `base`, dicts recursively, everything else replaced.
+
+    A schedule that names a different kind (`schedule: {name: constant}` over a cosine one)
+    replaces the old one: its options belong to the old kind. Other sections (data, optim)
+    keep merging, so a stage can change `data.name` and keep the batch size.
+    """
     out = copy.deepcopy(base)
     for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        old = out.get(key)
+        renamed = key in RENAMED_REPLACES and isinstance(old, dict) and isinstance(value, dict) and \
+            value.get("name", old.get("name")) != old.get("name")
+        if isinstance(value, dict) and isinstance(old, dict) and not renamed:
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
