@@ -32,6 +32,15 @@ def slot_name() -> str:
     return f"cpu {os.getpid()}" if not visible else f"gpu {visible}"
 
 
+def ray_node() -> str:
+    try:
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+    except Exception:
+        return ""
+
+
 class ProgressLogger:
     """Wraps a run's MLflow logger and copies each epoch's numbers to the live view."""
 
@@ -130,7 +139,8 @@ def run_job(job: dict, dep_results: list[dict], *, uri: str, board: Any = None, 
     loggers = []
     for run in trainable:
         inner = MlflowRunLogger(uri, run["run_id"])
-        inner.set_tags({"kdsweep.slot": slot, "kdsweep.node": node, "kdsweep.pid": str(os.getpid()),
+        inner.set_tags({"kdsweep.slot": slot, "kdsweep.node": node, "kdsweep.ray_node": ray_node(),
+                        "kdsweep.pid": str(os.getpid()),
                         "kdsweep.started": f"{time.time():.3f}"})
         loggers.append(ProgressLogger(inner, board, run["key"], slot, run["epochs"]))
     if train_fn is None:
