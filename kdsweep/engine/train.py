@@ -318,7 +318,7 @@ class _Group:
             from kdsweep.engine.profile import profile_model
 
             with torch.random.fork_rng(devices=[]):
-                prof = profile_model(copy.deepcopy(model).eval(), tuple(self.probe.shape[-2:]),
+                prof = profile_model(copy.deepcopy(model).eval(), int(self.probe.shape[-1]),
                                      in_channels=int(self.probe.shape[1]))
             out["flops"] = float(prof["flops"])
         except Exception as e:  # noqa: BLE001 - a summary extra must not fail a trained run

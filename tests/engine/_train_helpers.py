@@ -10,6 +10,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 
 from kdsweep.engine.models import build_model
@@ -35,6 +36,9 @@ def run_config(teacher: Path | None = None, **over: Any) -> dict[str, Any]:
         "student": {"arch": "digits_student"},
         "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4},
         "loss": {"ce": {}},
+        # One thread: bit-exact comparisons need a fixed thread count, and two cores shared
+        # with other test processes make OpenMP's spinning threads slow.
+        "train": {"threads": 1},
     }
     if teacher is not None:
         raw["teacher"] = {"arch": "digits_teacher", "checkpoint": str(teacher)}
@@ -46,6 +50,14 @@ def run_config(teacher: Path | None = None, **over: Any) -> dict[str, Any]:
             node = node.setdefault(key, {})
         node[leaf] = copy.deepcopy(value)
     return resolve_run_config(raw)
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    """The trainer sets the process's thread count (its job owns the process); tests share one."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
 
 
 def epochs_without_timing(history: list[dict[str, float]]) -> list[dict[str, float]]:

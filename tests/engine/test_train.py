@@ -7,7 +7,13 @@ import re
 
 import pytest
 import torch
-from _train_helpers import epochs_without_timing, final_weights, run_config, teacher_checkpoint
+from _train_helpers import (  # noqa: F401  (restore_threads is an autouse fixture)
+    epochs_without_timing,
+    final_weights,
+    restore_threads,
+    run_config,
+    teacher_checkpoint,
+)
 
 from kdsweep.engine import RunResult, train_group
 from kdsweep.engine.logger import MemoryLogger
@@ -22,14 +28,14 @@ def teacher(tmp_path_factory):
 
 
 def _students(teacher):
-    """Three KD students that differ in lr, alpha and T; the first also draws random
-    vectors from the global RNG (Fast FA) and the second has a hint adapter, so the RNG
-    swap and the adapters' seeded creation are both under test."""
+    """Three KD students that differ in lr, alpha and T. Two draw random vectors from the
+    global RNG (Fast FA), so without each student's own RNG stream their draws would
+    interleave; one has a hint adapter, created in its seeded stream."""
     fa = {"student_layer": "features.1", "teacher_layer": "features.1", "fast": True, "weight": 0.5}
     hint = {"layers": [{"student": "features.2", "teacher": "features.2", "weight": 1.0}], "weight": 0.1}
     return [
         run_config(teacher, **{"optim.lr": 0.05, "loss": {"kd": {"T": 4.0, "alpha": 0.9}, "fa": fa}}),
-        run_config(teacher, **{"optim.lr": 0.1, "loss": {"kd": {"T": 2.0, "alpha": 0.5}, "hint": hint}}),
+        run_config(teacher, **{"optim.lr": 0.1, "loss": {"kd": {"T": 2.0, "alpha": 0.5}, "hint": hint, "fa": fa}}),
         run_config(teacher, **{"optim.lr": 0.02, "loss": {"kd": {"T": 8.0, "alpha": 0.3}}}),
     ]
 
