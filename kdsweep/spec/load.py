@@ -45,12 +45,21 @@ def _read_yaml(path: Path, *, what: str) -> Any:
         text = path.read_text()
     except OSError as exc:
         raise UserError(f"cannot read {what}: {exc.strerror}", where=str(path)) from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise UserError(f"not UTF-8 text: {exc.reason} at line {line}", where=str(path)) from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        loc = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        position = getattr(exc, "position", None)  # ReaderError (a control character) has no mark
+        if mark:
+            loc = f"line {mark.line + 1}, column {mark.column + 1}"
+        elif isinstance(position, int):
+            loc = f"line {text.count(chr(10), 0, position) + 1}"
+        else:
+            loc = "an unknown place"
         raise UserError(f"YAML syntax error at {loc}: {problem}", where=str(path)) from None
 
 

@@ -78,7 +78,14 @@ def _check_type(path: str, value: Any, types: tuple[type, ...]) -> None:
         return
     ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
     if not ok:
-        raise UserError(f"expected {_expected(types)}, got {value!r}", where=path)
+        hint = ""
+        if isinstance(value, str) and float in types:
+            try:
+                float(value)
+                hint = f" (YAML reads {value} as text; write it with a dot, e.g. 1.0e-3)"
+            except ValueError:
+                pass
+        raise UserError(f"expected {_expected(types)}, got {value!r}{hint}", where=path)
 
 
 def _types_for(path: str, default: Any) -> tuple[type, ...] | None:

@@ -1,0 +1,133 @@
+"""resolve_run_config fills every default once and checks every value; merge_stage keeps teachers out."""
+
+from __future__ import annotations
+
+import pytest
+
+from kdsweep.errors import UserError
+from kdsweep.spec.defaults import LOSS_DEFAULTS, RUN_DEFAULTS, SCHEDULE_DEFAULTS
+from kdsweep.spec.dotted import deep_merge, flatten, get_path, set_path
+from kdsweep.spec.resolve import merge_stage, resolve_run_config
+
+STUDENT = {"student": {"arch": "s"}}
+
+
+def test_defaults_filled():
+    config = resolve_run_config(STUDENT)
+    assert list(config) == [*[k for k in RUN_DEFAULTS if k not in ("schedule", "loss", "teacher")],
+                            "schedule", "loss", "teacher"]
+    plain = {k: v for k, v in RUN_DEFAULTS.items() if k not in ("loss", "schedule")}
+    for path, default in flatten(plain).items():
+        if path != "student.arch":
+            assert get_path(config, path, "<absent>") == default, path
+    assert config["schedule"] == {"name": "constant"}
+    assert config["loss"] == {"ce": {"weight": 1.0, "label_smoothing": 0.0}}
+    assert config["teacher"] is None
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULE_DEFAULTS))
+def test_schedule_defaults_per_name(name):
+    given = {"milestones": [10], "T_0": 5}
+    body = {"name": name, **{k: v for k, v in given.items() if k in SCHEDULE_DEFAULTS[name]}}
+    schedule = resolve_run_config({**STUDENT, "schedule": body})["schedule"]
+    assert schedule["name"] == name and set(schedule) == {"name", *SCHEDULE_DEFAULTS[name]}
+
+
+@pytest.mark.parametrize("loss, ce_weight", [
+    ({"kd": {"alpha": 0.7}}, 0.3),
+    ({"kd": {"alpha": 0.9, "T": 3}}, 0.1),
+    ({"kd": {}}, 1 - LOSS_DEFAULTS["kd"]["alpha"]),
+    ({"kd": {"alpha": 0.6}, "ce": {"weight": 0.5}}, 0.5),  # explicit weight wins
+    ({"refinery": {}}, 0.0),
+    ({"ce": {"label_smoothing": 0.1}}, 1.0),
+    ({}, 1.0),
+])
+def test_ce_weight(loss, ce_weight):
+    teacher = {"run": "big"} if set(loss) - {"ce"} else None
+    config = resolve_run_config({**STUDENT, "loss": loss, "teacher": teacher})
+    assert config["loss"]["ce"]["weight"] == pytest.approx(ce_weight)
+    weight = config["loss"]["ce"]["weight"]
+    assert weight == round(weight, 10)  # 1 - 0.9 is 0.1, not 0.09999..
+
+
+def test_loss_terms_sorted_and_filled():
+    config = resolve_run_config({**STUDENT, "teacher": {"run": "t"}, "loss": {"kd": {"T": 2}, "ce": {}}})
+    assert list(config["loss"]) == ["ce", "kd"]
+    assert config["loss"]["kd"] == {**LOSS_DEFAULTS["kd"], "T": 2}
+
+
+def test_teacher_dropped_without_a_teacher_loss():
+    config = resolve_run_config({**STUDENT, "teacher": {"run": "big"}, "loss": {"kd": None}})
+    assert config["teacher"] is None and "kd" not in config["loss"]
+
+
+def test_teacher_by_checkpoint():
+    teacher = resolve_run_config({**STUDENT, "teacher": {"arch": "resnet18", "checkpoint": "/w.pt"},
+                                  "loss": {"kd": {}}})["teacher"]
+    assert teacher["arch"] == "resnet18" and teacher["checkpoint"] == "/w.pt" and teacher["run"] is None
+
+
+@pytest.mark.parametrize("path", ["epochs", "seed", "optim.lr", "data", "data.batch_size", "optim",
+                                  "train.amp", "student.freeze", "schedule.warmup_epochs"])
+def test_null_means_default(path):
+    """A sweep's `null` removes a key: for a value with a default, the default applies (no crash)."""
+    raw = {**STUDENT, "schedule": {"name": "cosine"}}
+    parent, _, leaf = path.rpartition(".")
+    node = get_path(raw, parent) if parent else raw
+    if node is None:
+        set_path(raw, parent, {})
+        node = get_path(raw, parent)
+    node[leaf] = None
+    assert resolve_run_config(raw) == resolve_run_config({**STUDENT, "schedule": {"name": "cosine"}})
+
+
+@pytest.mark.parametrize("raw, where", [
+    ({"student": {"arch": "s"}, "optim": {"lr": "fast"}}, "optim.lr"),
+    ({"student": {"arch": "s"}, "epochs": 2.5}, "epochs"),
+    ({"student": {"arch": "s"}, "data": {"limit": "all"}}, "data.limit"),
+    ({"student": {"arch": "s"}, "optim": {"grad_clip": "x"}}, "optim.grad_clip"),
+    ({"student": {"arch": "s", "head": "cosine"}}, "student.head"),
+    ({"student": {}}, "student.arch"),
+    ({"student": {"arch": "s"}, "loss": {"kd": {"alpha": -0.1}}, "teacher": {"run": "t"}}, "loss.kd.alpha"),
+    ({"student": {"arch": "s"}, "loss": {"hint": {"layers": []}}, "teacher": {"run": "t"}},
+     "loss.hint.layers"),
+    ({"student": {"arch": "s"}, "loss": [1]}, "loss"),
+    ({"student": {"arch": "s"}, "schedule": "cosine"}, "schedule"),
+    ({"student": {"arch": "s"}, "data": {"batch_size": 0}}, "data.batch_size"),
+])
+def test_errors_name_the_key_path(raw, where):
+    with pytest.raises(UserError) as exc:
+        resolve_run_config(raw)
+    assert exc.value.where == where
+
+
+def test_free_form_mappings_not_checked():
+    student = {"arch": "s", "kwargs": {"width": 2}, "head": {"name": "cosine", "s": 5}}
+    config = resolve_run_config({"student": student})
+    assert config["student"]["kwargs"] == {"width": 2}
+    assert config["student"]["head"] == {"name": "cosine", "s": 5}
+
+
+def test_merge_stage_drops_teacher_and_distillation_terms():
+    base = {"student": {"arch": "s"}, "epochs": 7, "optim": {"lr": 0.1, "weight_decay": 1e-4},
+            "teacher": {"run": "big"},
+            "loss": {"kd": {"T": 3}, "refinery": {}, "fa": {"weight": 1}, "hint": {"layers": []},
+                     "ce": {"label_smoothing": 0.1}}}
+    stage = merge_stage(base, {"student": {"arch": "big"}, "optim": {"lr": 0.2}})
+    assert stage == {"student": {"arch": "big"}, "epochs": 7, "optim": {"lr": 0.2, "weight_decay": 1e-4},
+                     "loss": {"ce": {"label_smoothing": 0.1}}}
+    assert base["teacher"] == {"run": "big"} and "kd" in base["loss"]  # the base is not mutated
+    chained = merge_stage(base, {"teacher": {"run": "a"}, "loss": {"refinery": {}}})
+    assert chained["teacher"] == {"run": "a"} and set(chained["loss"]) == {"ce", "refinery"}
+
+
+def test_dotted_helpers():
+    tree = {"a": {"b": 1}}
+    set_path(tree, "a.c.d", [1])
+    assert tree == {"a": {"b": 1, "c": {"d": [1]}}}
+    set_path(tree, "a.b", None)
+    set_path(tree, "x.y", None)  # removing what is absent is a no-op
+    assert tree == {"a": {"c": {"d": [1]}}}
+    assert flatten({"a": {"b": {}, "c": [1]}, "d": 2}) == {"a.b": {}, "a.c": [1], "d": 2}
+    merged = deep_merge({"a": {"b": 1, "c": 2}, "l": [1]}, {"a": {"c": 3}, "l": [2]})
+    assert merged == {"a": {"b": 1, "c": 3}, "l": [2]}
