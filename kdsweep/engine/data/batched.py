@@ -163,8 +163,12 @@ class ResizedCrop:
         theta[:, 0, 2] = (2 * j + w) / width - 1
         theta[:, 1, 1] = h / height
         theta[:, 1, 2] = (2 * i + h) / height - 1
-        theta = theta.to(device=x.device, dtype=x.dtype)
+        # Keep samples within the box's outer pixel centres, as resizing the cropped image does.
+        lo = torch.stack([(2 * j + 1) / width, (2 * i + 1) / height], 1) - 1
+        hi = torch.stack([(2 * (j + w) - 1) / width, (2 * (i + h) - 1) / height], 1) - 1
+        lo, hi, theta = (t.to(device=x.device, dtype=x.dtype) for t in (lo, hi, theta))
         grid = F.affine_grid(theta, [n, x.shape[1], *self.size], align_corners=False)
+        grid = torch.minimum(torch.maximum(grid, lo[:, None, None]), hi[:, None, None])
         out = F.grid_sample(x, grid, mode=self.mode, padding_mode="border", align_corners=False)
         return out.clamp_(0, 1) if self.mode == "bicubic" else out
 
