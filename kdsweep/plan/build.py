@@ -97,6 +97,15 @@ def _apply(base: dict, point: dict[str, Any]) -> dict:
     return raw
 
 
+def _unknown_stage(name: Any, known: Any) -> str | None:
+    """The message for a stage reference that names no stage, or None when it names one."""
+    if isinstance(name, str) and name in known:
+        return None
+    if not known:
+        return f"unknown stage {name!r}: this sweep declares no `stages:`"
+    return f"unknown stage {name!r}; {did_you_mean(name, known)}"
+
+
 def _stage_order(sweep: Sweep) -> list[str]:
     """Stages in dependency order; unknown teacher stages and cycles are errors."""
     order: list[str] = []
@@ -121,9 +130,9 @@ def _stage_order(sweep: Sweep) -> list[str]:
             raise UserError(f"stage cycle: {cycle}", where=f"stages.{name}.teacher.run")
         state[name] = "visiting"
         for parent, key in parents(name):
-            if parent not in sweep.stages:
-                raise UserError(f"unknown stage {parent!r}; {did_you_mean(parent, sweep.stages)}",
-                                where=f"stages.{name}.{key}")
+            message = _unknown_stage(parent, sweep.stages)
+            if message:
+                raise UserError(message, where=f"stages.{name}.{key}")
             visit(parent, [*path, name])
         state[name] = "done"
         order.append(name)
@@ -141,9 +150,9 @@ def _resolve(raw: dict, where: str, stage_runs: dict[str, PlannedRun], stage_nam
     teacher = config.get("teacher")
     if teacher and teacher.get("run") is not None:
         name = teacher["run"]
-        if name not in stage_runs:
-            raise UserError(f"unknown stage {name!r}; {did_you_mean(name, stage_names)}",
-                            where=f"{where}: teacher.run")
+        message = _unknown_stage(name, stage_names)
+        if message:
+            raise UserError(message, where=f"{where}: teacher.run")
         stage_model = stage_runs[name].config["student"]
         for k in TEACHER_MODEL_KEYS:
             teacher[k] = copy.deepcopy(stage_model[k])
@@ -153,9 +162,9 @@ def _resolve(raw: dict, where: str, stage_runs: dict[str, PlannedRun], stage_nam
     init = config["student"].get("init")
     if isinstance(init, dict) and init.get("run") is not None:
         name = init["run"]
-        if name not in stage_runs:
-            raise UserError(f"unknown stage {name!r}; {did_you_mean(name, stage_names)}",
-                            where=f"{where}: student.init.run")
+        message = _unknown_stage(name, stage_names)
+        if message:
+            raise UserError(message, where=f"{where}: student.init.run")
         init["key"] = stage_runs[name].key
         init.setdefault("checkpoint", None)
     elif init is not None and not (isinstance(init, dict) and init.get("checkpoint")):

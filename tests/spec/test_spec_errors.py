@@ -126,6 +126,14 @@ stages:
   b3: {student: {arch: b3}}
   b3r: {student: {arch: b3}, teacher: {run: b4}, loss: {refinery: {}}}
 """, ["stages.b3r.teacher.run: unknown stage 'b4'", "known: b3, b3r"]),
+    case("teacher-run-but-no-stages", PLAIN + "  teacher: {run: big}\n  loss: {kd: {}}\n",
+         ["base: teacher.run: unknown stage 'big': this sweep declares no `stages:`"]),
+    case("stage-teacher-run-not-text", PLAIN + "stages:\n  a: {teacher: {run: [b]}, loss: {kd: {}}}\n",
+         ["stages.a.teacher.run: unknown stage ['b']"]),
+    case("init-run-unknown-stage", KD + "points:\n  - {student.init: {run: teachr}}\n",
+         ["student.init.run: unknown stage 'teachr'", "did you mean 'teacher'?"]),
+    case("init-run-not-text", KD + "points:\n  - {student.init: {run: [teacher]}}\n",
+         ["student.init.run: unknown stage ['teacher']"]),
     case("stage-with-kd-but-no-teacher",
          KD + "  student2:\n    student: {arch: s2}\n    loss: {kd: {T: 2}}\n",
          ["stages.student2: teacher: loss term(s) kd need a teacher"]),
