@@ -12,10 +12,11 @@ def _count(m):
 def test_sizes_and_output_shape():
     teacher = MODELS.get("digits_teacher")(num_classes=10)
     student = MODELS.get("digits_student")(num_classes=10)
-    assert _count(teacher) == 316_970
-    assert _count(student) == 15_698
+    assert _count(teacher) == 391_466
+    assert _count(student) == 25_298
     x = torch.randn(4, 3, 32, 32)
     assert teacher(x).shape == (4, 10) and student(x).shape == (4, 10)
+    assert student.get_submodule("features.0")(x).shape == (4, 8, 16, 16)
     assert student.get_submodule("features.2")(torch.randn(1, 16, 8, 8)).shape == (1, 32, 4, 4)
 
 
@@ -32,7 +33,7 @@ def _digits():
     return x[perm[:cut]], y[perm[:cut]], x[perm[cut:]], y[perm[cut:]]
 
 
-@pytest.mark.parametrize(("arch", "epochs"), [("digits_student", 3), ("digits_teacher", 2)])
+@pytest.mark.parametrize(("arch", "epochs"), [("digits_student", 2), ("digits_teacher", 2)])
 def test_trains_past_90_percent_in_seconds(arch, epochs):
     torch.manual_seed(0)
     xt, yt, xv, yv = _digits()
