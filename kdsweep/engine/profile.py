@@ -71,6 +71,35 @@ def profile_model(model: nn.Module, input_size: int, in_channels: int = 3) -> di
     }
 
 
+HEAD_PRESETS = {"cosine": {"name": "cosine", "s": 5.0, "m": 0.0, "hidden": 200}}  # 000 / 001's coslinear
+
+
+def print_profile(arch: str, *, num_classes: int = 100, input_size: int = 32, head: str | None = None,
+                  cifar: bool = False, in_channels: int = 3) -> int:
+    """`kdsweep profile ARCH`: print the counts of one model; returns the exit code."""
+    from kdsweep.engine.models import build_model
+    from kdsweep.errors import UserError, did_you_mean
+
+    if head is not None and head not in HEAD_PRESETS:
+        raise UserError(f"unknown head {head!r}; {did_you_mean(head, HEAD_PRESETS)}", where="--head")
+    cfg = {"arch": arch, "cifar": cifar, "head": HEAD_PRESETS.get(head) if head else None}
+    model = build_model(cfg, num_classes, where="profile")
+    out = profile_model(model, input_size, in_channels)
+    shown = f"{arch}" + (f" + {head} head" if head else "") + (" (cifar)" if cifar else "")
+    print(f"{shown}, {num_classes} classes, input {in_channels}x{input_size}x{input_size}")
+    rows = [
+        ("params", out["params"]),
+        ("trainable params", out["trainable_params"]),
+        ("FLOPs (2 x MACs)", out["flops"]),
+        ("MAdds", out["madds"]),
+        ("MicroNet ops (mul = 1/2)", int(1.5 * out["madds"])),
+    ]
+    for label, value in rows:
+        print(f"  {label:<26}{value:>16,}  {format_count(value):>7}")
+    print(f"  {'MicroNet score':<26}{out['micronet_score']:>16.6f}")
+    return 0
+
+
 def format_count(n: float) -> str:
     """Short form as papers print it: 4137456 -> "4.1M", 382885052 -> "0.38G", 59723 -> "59.7k".
 

@@ -46,3 +46,15 @@ def test_format_count():
     assert format_count(59_723) == "59.7k"
     assert format_count(512) == "512"
     assert format_count(10_853_540) == "10.9M"
+
+
+def test_print_profile(capsys):
+    from kdsweep.engine.profile import print_profile
+    from kdsweep.errors import UserError
+
+    assert print_profile("food11_student", num_classes=11, input_size=32) == 0
+    out = capsys.readouterr().out
+    assert "food11_student, 11 classes, input 3x32x32" in out
+    assert "59,723" in out and "59.7k" in out and "MicroNet score" in out
+    with pytest.raises(UserError, match="--head: unknown head 'arc'"):
+        print_profile("resnet18", head="arc")
