@@ -11,6 +11,7 @@ from typing import Any
 
 _MISSING = object()
 RENAMED_REPLACES = ("schedule",)
+MODEL_SECTIONS = ("student", "teacher")
 
 
 def get_path(tree: dict, path: str, default: Any = None) -> Any:
@@ -49,13 +50,19 @@ def deep_merge(base: dict, over: dict) -> dict:
 
     A schedule that names a different kind (`schedule: {name: constant}` over a cosine one)
     replaces the old one: its options belong to the old kind. Other sections (data, optim)
-    keep merging, so a stage can change `data.name` and keep the batch size.
+    keep merging, so a stage can change `data.name` and keep the batch size. A model section
+    whose `arch` changes drops the old `kwargs` (they are the old constructor's options) but
+    keeps its head, init and freeze settings.
     """
     out = copy.deepcopy(base)
     for key, value in over.items():
         old = out.get(key)
         renamed = key in RENAMED_REPLACES and isinstance(old, dict) and isinstance(value, dict) and \
             value.get("name", old.get("name")) != old.get("name")
+        if key in MODEL_SECTIONS and isinstance(old, dict) and isinstance(value, dict) and \
+                value.get("arch", old.get("arch")) != old.get("arch") and "kwargs" not in value:
+            old = {k: v for k, v in old.items() if k != "kwargs"}  # constructor options of the old arch
+            out[key] = old
         if isinstance(value, dict) and isinstance(old, dict) and not renamed:
             out[key] = deep_merge(out[key], value)
         else:

@@ -497,9 +497,6 @@ def test_digits_sweeps_share_runs():
     assert alone("digits_T_alpha") == alone("digits_refinery") == warmup_1
 
 
-@pytest.mark.xfail(strict=True, reason="digits_small_student.yaml: the teacher stage inherits the base's "
-                   "student.kwargs (widths [16, 32, 64, 56]) through the deep merge, so the teacher is a "
-                   "57k-parameter net; the stage body needs `kwargs: null`")
 def test_digits_small_student_teacher_is_the_standard_teacher():
     path = SWEEPS / "digits" / "digits_small_student.yaml"
     stage = plan_sweep(path).runs[0]
