@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 
@@ -87,6 +88,15 @@ def write_food11(root: Path, labels: tuple[int, ...] = (0, 3, 10), n: int = 2, s
     return root
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: intra-op threads only contend on the shared 2-core test machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def cifar_root(tmp_path: Path) -> Path:
     return write_cifar100(tmp_path / "cifar")
@@ -113,4 +123,4 @@ def writers():
     from types import SimpleNamespace
 
     return SimpleNamespace(jpeg=write_jpeg, cifar100=write_cifar100, mini_imagenet=write_mini_imagenet,
-                           tree=write_tree, food11=write_food11)
+                           tree=write_tree, food11=write_food11, wnids=WNIDS)
