@@ -12,7 +12,9 @@ import torch
 from PIL import Image
 
 
-def write_jpeg(path: Path, rng: np.random.Generator, size: tuple[int, int] = (20, 16), value: int | None = None) -> None:
+def write_jpeg(
+    path: Path, rng: np.random.Generator, size: tuple[int, int] = (20, 16), value: int | None = None
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     w, h = size
     if value is None:
@@ -37,8 +39,10 @@ def write_cifar100(root: Path, n_train: int = 30, n_test: int = 10, seed: int = 
         }
         with open(folder / name, "wb") as f:
             pickle.dump(part, f)
-    meta = {"fine_label_names": [f"class_{i}" for i in range(100)],
-            "coarse_label_names": [f"super_{i}" for i in range(20)]}
+    meta = {
+        "fine_label_names": [f"class_{i}" for i in range(100)],
+        "coarse_label_names": [f"super_{i}" for i in range(20)],
+    }
     with open(folder / "meta", "wb") as f:
         pickle.dump(meta, f)
     return root
@@ -65,8 +69,13 @@ def write_mini_imagenet(root: Path, per_class: int = 4, seed: int = 0) -> Path:
     return root
 
 
-def write_tree(root: Path, classes: tuple[str, ...] = ("ant", "bee", "cat"), n_train: int = 3, n_val: int = 1,
-               seed: int = 0) -> Path:
+def write_tree(
+    root: Path,
+    classes: tuple[str, ...] = ("ant", "bee", "cat"),
+    n_train: int = 3,
+    n_val: int = 1,
+    seed: int = 0,
+) -> Path:
     """An ImageFolder pair root/{train,val}/<class>/<n>.jpg."""
     rng = np.random.default_rng(seed)
     for split, n in (("train", n_train), ("val", n_val)):
@@ -122,5 +131,11 @@ def writers():
     """The writers themselves, for tests that need another layout or size."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(jpeg=write_jpeg, cifar100=write_cifar100, mini_imagenet=write_mini_imagenet,
-                           tree=write_tree, food11=write_food11, wnids=WNIDS)
+    return SimpleNamespace(
+        jpeg=write_jpeg,
+        cifar100=write_cifar100,
+        mini_imagenet=write_mini_imagenet,
+        tree=write_tree,
+        food11=write_food11,
+        wnids=WNIDS,
+    )

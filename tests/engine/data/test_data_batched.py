@@ -37,7 +37,7 @@ def test_pad_crop_takes_one_window_of_the_zero_padded_image_per_sample(device):
     padded = F.pad(x, [2, 2, 2, 2])
     offsets = set()
     for o, p in zip(out, padded, strict=True):
-        hits = [(i, j) for i in range(5) for j in range(5) if torch.equal(p[:, i:i + 8, j:j + 8], o)]
+        hits = [(i, j) for i in range(5) for j in range(5) if torch.equal(p[:, i : i + 8, j : j + 8], o)]
         assert len(hits) == 1
         offsets.add(hits[0])
     assert len(offsets) > 4  # offsets differ between samples
@@ -75,14 +75,16 @@ def test_resized_crop_equals_crop_then_resize(device):
     op = batched.ResizedCrop(v2.RandomResizedCrop(10, scale=(0.2, 1.0)), "bilinear")
     out = op(x, gen(4))
     for sample, o, (i, j, h, w) in zip(x, out, op.boxes(gen(4), 6, 16, 16).tolist(), strict=True):
-        crop = sample[None, :, i:i + h, j:j + w]
+        crop = sample[None, :, i : i + h, j : j + w]
         expected = F.interpolate(crop, size=(10, 10), mode="bilinear", align_corners=False)[0]
         assert torch.allclose(o, expected, atol=1e-5)
     identity = batched.ResizedCrop(v2.RandomResizedCrop(16, scale=(1.0, 1.0), ratio=(1.0, 1.0)), "bilinear")
     assert torch.allclose(identity(x, gen()), x, atol=1e-5)
 
 
-@pytest.mark.parametrize("kind,fn", [(0, TF.adjust_brightness), (1, TF.adjust_contrast), (2, TF.adjust_saturation)])
+@pytest.mark.parametrize(
+    "kind,fn", [(0, TF.adjust_brightness), (1, TF.adjust_contrast), (2, TF.adjust_saturation)]
+)
 def test_jitter_ops_match_torchvision(kind, fn):
     x = images(4)
     factors = torch.tensor([0.6, 1.0, 1.3, 1.7])
@@ -148,12 +150,23 @@ def test_per_sample_fallback_is_seeded_by_the_generator_only():
 
 
 def test_compile_reports_which_ops_are_batched():
-    specs = [{"name": "RandomResizedCrop", "size": 8}, "RandomHorizontalFlip", "RandAugment", "ToTensor",
-             {"name": "ColorJitter", "brightness": 0.2, "hue": 0.1}, "RandomErasing"]
+    specs = [
+        {"name": "RandomResizedCrop", "size": 8},
+        "RandomHorizontalFlip",
+        "RandAugment",
+        "ToTensor",
+        {"name": "ColorJitter", "brightness": 0.2, "hue": 0.1},
+        "RandomErasing",
+    ]
     pipeline = batched.compile_pipeline(specs, (0.5,) * 3, (0.5,) * 3, "data.t")
-    assert pipeline.describe() == ["RandomResizedCrop:batched", "RandomHorizontalFlip:batched",
-                                   "RandAugment:per-sample", "ColorJitter:per-sample", "RandomErasing:batched",
-                                   "Normalize:batched"]
+    assert pipeline.describe() == [
+        "RandomResizedCrop:batched",
+        "RandomHorizontalFlip:batched",
+        "RandAugment:per-sample",
+        "ColorJitter:per-sample",
+        "RandomErasing:batched",
+        "Normalize:batched",
+    ]
     x = (torch.rand(5, 3, 16, 16, generator=gen()) * 255).to(torch.uint8)
     out = pipeline(x, gen())
     assert out.shape == (5, 3, 8, 8) and out.dtype == torch.float32
@@ -168,7 +181,10 @@ def test_compile_normalises_uint8_batches_with_the_given_statistics():
 
 def test_per_sample_ops_that_change_size_fail_clearly():
     x = (torch.rand(4, 3, 16, 16, generator=gen()) * 255).to(torch.uint8)
-    pipeline = batched.compile_pipeline([{"name": "RandomResize", "min_size": 8, "max_size": 16}], (0,) * 3,
-                                        (1,) * 3, "data.train_transforms")
-    with pytest.raises(UserError, match="data.train_transforms: RandomResize gives images of different sizes"):
+    pipeline = batched.compile_pipeline(
+        [{"name": "RandomResize", "min_size": 8, "max_size": 16}], (0,) * 3, (1,) * 3, "data.train_transforms"
+    )
+    with pytest.raises(
+        UserError, match="data.train_transforms: RandomResize gives images of different sizes"
+    ):
         pipeline(x, gen())

@@ -23,7 +23,9 @@ def test_reads_the_pickles(cifar_root):
 
 
 def test_val_is_the_test_set_as_is(cifar_root):
-    bundle = build_data({"name": "cifar100", "root": str(cifar_root), "val_batch_size": 4}, seed=0, device=CPU)
+    bundle = build_data(
+        {"name": "cifar100", "root": str(cifar_root), "val_batch_size": 4}, seed=0, device=CPU
+    )
     raw = load({"root": str(cifar_root)}, seed=0)
     xs, ys = zip(*bundle.val.batches(0), strict=True)
     assert [len(y) for y in ys] == [4, 4, 2]
@@ -34,8 +36,11 @@ def test_val_is_the_test_set_as_is(cifar_root):
 def test_default_epoch_is_two_augmented_copies(cifar_root):
     bundle = build_data({"name": "cifar100", "root": str(cifar_root), "batch_size": 16}, seed=0, device=CPU)
     assert bundle.n_train == 60 and len(bundle.train) == 4 and bundle.input_size == 32
-    assert bundle.transforms["train[0]"] == ["ColorJitter:batched", "RandomHorizontalFlip:batched",
-                                             "Normalize:batched"]
+    assert bundle.transforms["train[0]"] == [
+        "ColorJitter:batched",
+        "RandomHorizontalFlip:batched",
+        "Normalize:batched",
+    ]
     assert bundle.transforms["train[1]"][1] == "RandomResizedCrop:batched"
     assert bundle.transforms["val"] == ["Normalize:batched"]
     labels = torch.cat([y for _, y in bundle.train.batches(0)])
@@ -44,8 +49,12 @@ def test_default_epoch_is_two_augmented_copies(cifar_root):
 
 
 def test_copies_apply_their_own_transforms_and_are_shuffled_together(cifar_root):
-    cfg = {"name": "cifar100", "root": str(cifar_root), "batch_size": 7,
-           "copies": [[], [{"name": "RandomHorizontalFlip", "p": 1.0}]]}
+    cfg = {
+        "name": "cifar100",
+        "root": str(cifar_root),
+        "batch_size": 7,
+        "copies": [[], [{"name": "RandomHorizontalFlip", "p": 1.0}]],
+    }
     bundle = build_data(cfg, seed=0, device=CPU)
     raw = load({"root": str(cifar_root)}, seed=0)
     batches = list(bundle.train.batches(0))

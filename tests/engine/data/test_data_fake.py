@@ -6,16 +6,26 @@ CPU = torch.device("cpu")
 
 
 def test_fake_honours_size_classes_and_limits_and_ignores_the_rest():
-    cfg = {"name": "fake", "input_size": 24, "num_classes": 7, "limit": 40, "val_limit": 14, "batch_size": 16,
-           "root": "/does/not/exist", "train_transforms": [{"name": "RandomResizedCrop", "size": 224}],
-           "val_transforms": [{"name": "Resize", "size": 256}], "copies": None}
+    cfg = {
+        "name": "fake",
+        "input_size": 24,
+        "num_classes": 7,
+        "limit": 40,
+        "val_limit": 14,
+        "batch_size": 16,
+        "root": "/does/not/exist",
+        "train_transforms": [{"name": "RandomResizedCrop", "size": 224}],
+        "val_transforms": [{"name": "Resize", "size": 256}],
+        "copies": None,
+    }
     bundle = build_data(cfg, seed=0, device=CPU)
     assert (bundle.num_classes, bundle.input_size, bundle.n_train, bundle.n_val) == (7, 24, 40, 14)
     assert len(bundle.train) == 3 and len(bundle.val) == 1
     x, y = next(iter(bundle.val.batches(0)))
     assert x.shape == (14, 3, 24, 24) and int(y.max()) < 7 and bundle.classes is None
-    copies = build_data({**cfg, "train_transforms": None, "copies": [["RandAugment"], ["RandAugment"]]},
-                        seed=0, device=CPU)
+    copies = build_data(
+        {**cfg, "train_transforms": None, "copies": [["RandAugment"], ["RandAugment"]]}, seed=0, device=CPU
+    )
     assert copies.n_train == 40
 
 
@@ -30,7 +40,9 @@ def test_fake_defaults_and_determinism():
 
 
 def test_fake_classes_are_learnable():
-    bundle = build_data({"name": "fake", "limit": 200, "val_limit": 100, "batch_size": 200}, seed=0, device=CPU)
+    bundle = build_data(
+        {"name": "fake", "limit": 200, "val_limit": 100, "batch_size": 200}, seed=0, device=CPU
+    )
     x, y = next(iter(bundle.train.batches(0)))
     means = torch.stack([x[y == k].mean(0) for k in range(10)])
     vx, vy = next(iter(bundle.val.batches(0)))

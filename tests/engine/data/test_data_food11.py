@@ -18,8 +18,11 @@ def test_labels_come_from_the_file_name_and_evaluation_is_unused(food_root):
 
 def test_nested_root_and_default_transforms(tmp_path, writers):
     writers.food11(tmp_path / "data" / "food-11")
-    bundle = build_data({"name": "food11", "root": str(tmp_path / "data"), "workers": 0, "input_size": 32,
-                         "batch_size": 4}, seed=0, device=CPU)
+    bundle = build_data(
+        {"name": "food11", "root": str(tmp_path / "data"), "workers": 0, "input_size": 32, "batch_size": 4},
+        seed=0,
+        device=CPU,
+    )
     assert (bundle.n_train, bundle.n_val, bundle.num_classes, bundle.input_size) == (6, 6, 11, 32)
     assert bundle.transforms["train[0]"][:3] == ["Resize", "CenterCrop", "RandomHorizontalFlip"]
     x, y = next(iter(bundle.val.batches(0)))

@@ -25,8 +25,11 @@ def test_the_data_set_may_sit_in_a_named_subfolder(tmp_path, writers):
 
 def test_caltech_defaults_are_002s_recipe(tmp_path, writers):
     writers.tree(tmp_path / "c", classes=("a", "b"), n_train=3)
-    bundle = build_data({"name": "caltech101", "root": str(tmp_path / "c"), "batch_size": 4, "workers": 0,
-                         "input_size": 32}, seed=0, device=CPU)
+    bundle = build_data(
+        {"name": "caltech101", "root": str(tmp_path / "c"), "batch_size": 4, "workers": 0, "input_size": 32},
+        seed=0,
+        device=CPU,
+    )
     steps = bundle.transforms["train[0]"]
     assert steps[:3] == ["RandomResizedCrop", "RandomHorizontalFlip", "RandAugment"]
     assert "RandomErasing" in steps and steps.index("Normalize") < steps.index("RandomErasing")
@@ -45,5 +48,7 @@ def test_missing_split_is_one_line_with_a_source(tmp_path):
     (tmp_path / "x" / "train").mkdir(parents=True)
     with pytest.raises(UserError) as err:
         load_caltech101({"root": str(tmp_path / "x")}, seed=0)
-    assert str(err.value).startswith(f"data.root: {tmp_path / 'x' / 'val'} does not exist; caltech101 expects")
+    assert str(err.value).startswith(
+        f"data.root: {tmp_path / 'x' / 'val'} does not exist; caltech101 expects"
+    )
     assert "data.caltech.edu" in str(err.value)

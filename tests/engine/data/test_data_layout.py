@@ -16,7 +16,10 @@ def test_split_root_prefers_the_root_then_a_named_child(tmp_path):
 
 def test_messages_follow_the_one_line_form(tmp_path):
     err = missing(tmp_path / "x", "food11", "<root>/training", "kaggle")
-    assert str(err) == f"data.root: {tmp_path / 'x'} does not exist; food11 expects <root>/training; get it from kaggle"
+    assert (
+        str(err)
+        == f"data.root: {tmp_path / 'x'} does not exist; food11 expects <root>/training; get it from kaggle"
+    )
     (tmp_path / "file").write_text("")
     with pytest.raises(UserError, match="file does not exist; d expects L; get it from S"):
         require_root({"root": str(tmp_path / "file")}, "d", "L", "S")  # a file is not a data root

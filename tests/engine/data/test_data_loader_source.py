@@ -11,12 +11,20 @@ def batches(source, epoch):
 
 
 def same(a, b) -> bool:
-    return len(a) == len(b) and all(torch.equal(x, u) and torch.equal(y, v) for (x, y), (u, v) in zip(a, b, strict=True))
+    return len(a) == len(b) and all(
+        torch.equal(x, u) and torch.equal(y, v) for (x, y), (u, v) in zip(a, b, strict=True)
+    )
 
 
 def build(root, workers=0, seed=0, **over):
-    cfg = {"name": "imagefolder", "root": str(root), "batch_size": 4, "workers": workers,
-           "train_transforms": RANDOM, "val_transforms": [{"name": "Resize", "size": [16, 16]}]}
+    cfg = {
+        "name": "imagefolder",
+        "root": str(root),
+        "batch_size": 4,
+        "workers": workers,
+        "train_transforms": RANDOM,
+        "val_transforms": [{"name": "Resize", "size": [16, 16]}],
+    }
     return build_data({**cfg, **over}, seed=seed, device=CPU)
 
 

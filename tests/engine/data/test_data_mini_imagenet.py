@@ -18,8 +18,9 @@ def test_class_index_comes_from_classes_name_json(mini_root, writers):
 
 
 def test_default_transforms_give_224_and_imagenet_statistics(mini_root):
-    bundle = build_data({"name": "mini_imagenet", "root": str(mini_root), "batch_size": 4, "workers": 0},
-                        seed=0, device=CPU)
+    bundle = build_data(
+        {"name": "mini_imagenet", "root": str(mini_root), "batch_size": 4, "workers": 0}, seed=0, device=CPU
+    )
     assert (bundle.input_size, bundle.n_train, bundle.n_val, len(bundle.train)) == (224, 9, 3, 3)
     assert bundle.transforms["train[0]"][:2] == ["RandomResizedCrop", "RandomHorizontalFlip"]
     assert bundle.transforms["val"][:2] == ["Resize", "CenterCrop"]
@@ -29,8 +30,11 @@ def test_default_transforms_give_224_and_imagenet_statistics(mini_root):
 
 
 def test_input_size_scales_the_default_crops(mini_root):
-    bundle = build_data({"name": "mini_imagenet", "root": str(mini_root), "batch_size": 5, "workers": 0,
-                         "input_size": 32}, seed=0, device=CPU)
+    bundle = build_data(
+        {"name": "mini_imagenet", "root": str(mini_root), "batch_size": 5, "workers": 0, "input_size": 32},
+        seed=0,
+        device=CPU,
+    )
     sizes = [tuple(x.shape) for x, _ in bundle.train.batches(0)]
     assert sizes == [(5, 3, 32, 32), (4, 3, 32, 32)]
 

@@ -5,9 +5,13 @@ from kdsweep.engine.data import build_data
 
 CPU = torch.device("cpu")
 # A pipeline with every kind of randomness: batched crop / jitter / erasing and a per-sample v2 op.
-AUGMENT = [{"name": "RandomCrop", "size": 32, "padding": 4}, "RandomHorizontalFlip",
-           {"name": "ColorJitter", "brightness": 0.3, "contrast": 0.3}, {"name": "RandomRotation", "degrees": 10},
-           "RandomErasing"]
+AUGMENT = [
+    {"name": "RandomCrop", "size": 32, "padding": 4},
+    "RandomHorizontalFlip",
+    {"name": "ColorJitter", "brightness": 0.3, "contrast": 0.3},
+    {"name": "RandomRotation", "degrees": 10},
+    "RandomErasing",
+]
 
 
 def digits(seed: int = 0, **over) -> object:
@@ -20,7 +24,9 @@ def epoch(source, e: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 
 def same(a, b) -> bool:
-    return len(a) == len(b) and all(torch.equal(x, u) and torch.equal(y, v) for (x, y), (u, v) in zip(a, b, strict=True))
+    return len(a) == len(b) and all(
+        torch.equal(x, u) and torch.equal(y, v) for (x, y), (u, v) in zip(a, b, strict=True)
+    )
 
 
 def test_an_epoch_depends_only_on_seed_and_epoch():
@@ -81,8 +87,13 @@ def test_host_storage_gives_the_same_batches():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_batches_live_on_the_device_and_match_the_cpu():
-    cfg = {"name": "digits", "batch_size": 64, "limit": 200, "val_limit": 70,
-           "train_transforms": [{"name": "RandomCrop", "size": 32, "padding": 4}, "RandomHorizontalFlip"]}
+    cfg = {
+        "name": "digits",
+        "batch_size": 64,
+        "limit": 200,
+        "val_limit": 70,
+        "train_transforms": [{"name": "RandomCrop", "size": 32, "padding": 4}, "RandomHorizontalFlip"],
+    }
     gpu = build_data(cfg, seed=0, device=torch.device("cuda"))
     cpu = build_data(cfg, seed=0, device=CPU)
     assert gpu.on_device and gpu.train.x.device.type == "cuda"

@@ -15,8 +15,11 @@ def test_parse_accepts_dicts_and_bare_names():
 
 
 def test_unknown_name_suggests_the_v2_name():
-    with pytest.raises(UserError, match=r"data.train_transforms\[1\].name: unknown transform "
-                                        r"'RandomHorizontallFlip'; did you mean 'RandomHorizontalFlip'"):
+    with pytest.raises(
+        UserError,
+        match=r"data.train_transforms\[1\].name: unknown transform "
+        r"'RandomHorizontallFlip'; did you mean 'RandomHorizontalFlip'",
+    ):
         tf.parse(["RandAugment", {"name": "RandomHorizontallFlip"}], "data.train_transforms")
 
 
@@ -38,7 +41,9 @@ def test_to_tensor_means_float_in_unit_range():
 
 
 def test_nested_transforms_and_dtype_strings_are_built():
-    t = tf.build_one("RandomApply", {"transforms": [{"name": "ColorJitter", "brightness": 0.4}], "p": 0.8}, "x")
+    t = tf.build_one(
+        "RandomApply", {"transforms": [{"name": "ColorJitter", "brightness": 0.4}], "p": 0.8}, "x"
+    )
     assert isinstance(t, v2.RandomApply) and isinstance(t.transforms[0], v2.ColorJitter)
     assert tf.build_one("ToDtype", {"dtype": "float16"}, "x").dtype == torch.float16
     with pytest.raises(UserError, match="unknown dtype"):
@@ -54,5 +59,7 @@ def test_pil_pipeline_appends_the_data_sets_normalisation():
 
 def test_pil_pipeline_keeps_an_explicit_normalize_and_converts_before_it():
     image = Image.fromarray(np.full((4, 4, 3), 255, np.uint8))
-    pipeline = tf.pil_pipeline([{"name": "Normalize", "mean": [0.5] * 3, "std": [0.5] * 3}], (0,) * 3, (1,) * 3, "x")
+    pipeline = tf.pil_pipeline(
+        [{"name": "Normalize", "mean": [0.5] * 3, "std": [0.5] * 3}], (0,) * 3, (1,) * 3, "x"
+    )
     assert torch.allclose(pipeline(image), torch.ones(3, 4, 4))
