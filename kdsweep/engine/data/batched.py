@@ -242,7 +242,9 @@ class Normalize:
         self.std = torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1)
 
     def __call__(self, x: Tensor, gen: torch.Generator) -> Tensor:
-        return (x - self.mean.to(x.device)) / self.std.to(x.device)
+        if self.mean.device != x.device:  # moved once, not per batch
+            self.mean, self.std = self.mean.to(x.device), self.std.to(x.device)
+        return (x - self.mean) / self.std
 
 
 class WholeBatch:

@@ -134,6 +134,12 @@ def _nonempty(n_train: int, n_val: int, name: str) -> None:
                         where="data.root")
 
 
+def _validate_transforms(c: dict[str, Any], raw: TensorData | FileData) -> None:
+    train_lists, (val_list, val_where) = transform_lists(c, raw)
+    for specs, where in [*train_lists, (val_list, val_where)]:
+        compile_pipeline(specs, raw.mean, raw.std, where)
+
+
 def _tensor_bundle(c: dict[str, Any], raw: TensorData, seed: int, device: torch.device) -> DataBundle:
     _nonempty(len(raw.train_y), len(raw.val_y), c["name"])
     train_lists, (val_list, val_where) = transform_lists(c, raw)
@@ -188,6 +194,7 @@ def build_data(cfg: dict[str, Any], *, seed: int, device: torch.device) -> DataB
             c["on_device"] == "auto" and device.type == "cuda" and _fits(decoded_bytes(raw, store), device))
         if wanted:
             _nonempty(len(raw.train), len(raw.val), c["name"])
+            _validate_transforms(c, raw)  # a typo should not wait for the whole data set to decode
             raw = decode(raw, store, c["workers"])
         else:
             return _loader_bundle(c, raw, seed, device)

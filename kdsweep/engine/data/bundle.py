@@ -9,6 +9,18 @@ from typing import Protocol
 from torch import Tensor
 
 
+def batch_spans(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """[start, stop) of each batch of an epoch of n samples: nothing is dropped.
+
+    The last batch keeps the remainder, except that a remainder of one sample joins the
+    batch before it: BatchNorm cannot train on a batch of one (a 1x1 feature map with N=1).
+    """
+    spans = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+    if len(spans) > 1 and spans[-1][1] - spans[-1][0] == 1:
+        spans[-2:] = [(spans[-2][0], n)]
+    return spans
+
+
 class BatchSource(Protocol):
     def batches(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
         """(x float32 normalised NCHW, y int64), both on the device; depends only on (seed, epoch)."""

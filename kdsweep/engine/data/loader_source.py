@@ -6,12 +6,11 @@ count (a non-result key): the batch sampler, run in the main process, pairs ever
 with a seed drawn from the (seed, epoch) "augment" stream, and the sample is transformed
 under that seed. The order comes from the "order" stream. The loader's own generator
 (worker base seeds) is reseeded per epoch, so the global RNG is never touched. Nothing is
-dropped: the last batch may be smaller. Pinned memory only when the device is CUDA.
+dropped (see `bundle.batch_spans`). Pinned memory only when the device is CUDA.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from kdsweep.engine.data.bundle import batch_spans
 from kdsweep.engine.data.seeding import (
     DATA_SEED,
     derive_seed,
@@ -64,7 +64,7 @@ class EpochBatchSampler(Sampler):
         self.epoch = 0
 
     def __len__(self) -> int:
-        return math.ceil(self.n / self.batch_size)
+        return len(batch_spans(self.n, self.batch_size))
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         if self.shuffle:
@@ -73,8 +73,7 @@ class EpochBatchSampler(Sampler):
         else:
             order = list(range(self.n))
             seeds = sample_seeds(generator(DATA_SEED, 0, "val"), self.n)
-        for start in range(0, self.n, self.batch_size):
-            stop = start + self.batch_size
+        for start, stop in batch_spans(self.n, self.batch_size):
             yield list(zip(order[start:stop], seeds[start:stop], strict=True))
 
 

@@ -8,7 +8,7 @@ data set is one small file with one registry entry.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,6 @@ class FileData:
     std: Sequence[float]
     train_copies: list[Specs]
     val_transforms: Specs
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 Loader = Callable[[dict[str, Any], int], "TensorData | FileData"]

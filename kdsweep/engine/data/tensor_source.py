@@ -4,18 +4,18 @@ The whole data set is one uint8 NCHW tensor, on the training device when it fits
 the host, and each batch is moved). An epoch is the data set once per transform list in
 `copies`, all copies shuffled together (000); the order comes from the (seed, epoch) "order"
 stream and the augmentation from the "augment" stream, so changing a transform does not
-move the order. Nothing is dropped: the last batch may be smaller.
+move the order. Nothing is dropped (see `bundle.batch_spans`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor
 
 from kdsweep.engine.data.batched import TensorPipeline
+from kdsweep.engine.data.bundle import batch_spans
 from kdsweep.engine.data.seeding import DATA_SEED, generator
 
 
@@ -31,7 +31,7 @@ class TensorSource:
         return len(self.y) * len(self.pipelines)
 
     def __len__(self) -> int:
-        return math.ceil(self.n / self.batch_size)
+        return len(batch_spans(self.n, self.batch_size))
 
     def _generators(self, epoch: int) -> tuple[torch.Generator, torch.Generator]:
         if self.shuffle:
@@ -43,8 +43,8 @@ class TensorSource:
         order_gen, aug_gen = self._generators(epoch)
         order = torch.randperm(self.n, generator=order_gen) if self.shuffle else torch.arange(self.n)
         count = len(self.y)
-        for start in range(0, self.n, self.batch_size):
-            idx = order[start:start + self.batch_size]
+        for start, stop in batch_spans(self.n, self.batch_size):
+            idx = order[start:stop]
             src = (idx % count).to(self.x.device)
             x = self.x[src].to(self.device, non_blocking=True)
             y = self.y[src].to(self.device, non_blocking=True)
