@@ -18,7 +18,9 @@ Deterministic transforms (Resize, CenterCrop, Pad, Grayscale, RGB, ...) run once
 whole batch. Every other transform (RandAugment, RandomRotation, ColorJitter with hue, ...)
 runs per sample with torchvision v2 under a per-sample seed drawn from the same generator
 (see `seeding.isolated_rng`). Type conversions (ToTensor, ToImage, ToDtype, ...) are skipped:
-the batch is already float. Fill values above 1 are read as 0..255 and scaled to 0..1.
+the batch is already float. Arguments are read on the float 0..1 scale, as v2 reads them
+for float images (e.g. RandomSolarize's threshold), except fill values above 1, which are
+read as 0..255 and scaled, so a fill written for PIL images means the same here.
 """
 
 from __future__ import annotations
