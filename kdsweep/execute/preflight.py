@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kdsweep.errors import UserError
+from kdsweep.errors import UserError, did_you_mean
 from kdsweep.plan import Plan
 
 NO_ROOT = ("digits", "fake")
@@ -17,16 +17,22 @@ NO_ROOT = ("digits", "fake")
 def preflight(plan: Plan, *, local: bool = True) -> None:
     """Raise UserError naming the sweep, the run and the key; file checks only on a local cluster."""
     from kdsweep.engine.data import DATASETS
-    from kdsweep.engine.models import MODELS
+    from kdsweep.engine.models.zoo import all_model_names
+
+    models = set(all_model_names())
+
+    def check_arch(arch: str, where: str) -> None:
+        if arch not in models:
+            raise UserError(f"unknown model {arch!r}; {did_you_mean(arch, models)}", where=where)
 
     sweep = str(plan.sweep.path)
     for run in plan.runs:
         where = f"{sweep}: {'stage ' + run.stage if run.stage else run.name}"
         cfg = run.config
-        MODELS.get(cfg["student"]["arch"], where=f"{where}: student.arch")
+        check_arch(cfg["student"]["arch"], f"{where}: student.arch")
         teacher = cfg.get("teacher")
         if teacher:
-            MODELS.get(teacher["arch"], where=f"{where}: teacher.arch")
+            check_arch(teacher["arch"], f"{where}: teacher.arch")
         DATASETS.get(cfg["data"]["name"], where=f"{where}: data.name")
         if not local:
             continue
