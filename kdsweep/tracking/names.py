@@ -6,6 +6,9 @@ Tracking writes them, report and status read them; keeping them in one place is 
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 TAG_PREFIX = "kdsweep."
 TAG_SWEEP = "kdsweep.sweep"  # sweep name, on the parent and every child
 TAG_ROLE = "kdsweep.role"  # "sweep" on the parent run, "run" on children
@@ -18,8 +21,23 @@ TAG_STATUS = "kdsweep.status"  # FINISHED | FAILED | KILLED | NOT_RUN | RUNNING 
 TAG_REASON = "kdsweep.reason"  # one-line reason for FAILED / NOT_RUN / early stop
 TAG_DEPENDS_ON = "kdsweep.depends_on"  # comma-separated run keys
 TAG_HARDWARE = "kdsweep.hardware"  # on the parent: what the sweep ran on
+TAG_EPOCH = "kdsweep.epoch"  # last epoch logged on a child (status reads it without metric histories)
+TAG_ACTIVE = "kdsweep.active"  # on the parent while a `kdsweep run` holds the sweep: host:pid:heartbeat_unix_s
+TAG_ACTIVE_SINCE = "kdsweep.active_since"  # on the parent: when that holder took the sweep (ISO 8601, UTC)
+MLFLOW_NOTE = "mlflow.note.content"  # the MLflow UI's description box (the sweep's description)
 MLFLOW_RUN_NAME = "mlflow.runName"
 MLFLOW_PARENT = "mlflow.parentRunId"
+
+ROLE_SWEEP = "sweep"
+ROLE_RUN = "run"
+
+# kdsweep.status values. NOT_RUN (a dependency failed, or the sweep was stopped before the run
+# started) terminates the MLflow run as KILLED; PENDING is a child created but not yet started.
+STATUSES = ("FINISHED", "RUNNING", "PENDING", "FAILED", "KILLED", "NOT_RUN")
+
+# Params on the parent run.
+PARAM_SWEEP_FILE = "sweep_file"
+PARAM_DESCRIPTION = "description"
 
 # Artifact paths inside a child run.
 ARTIFACT_CONFIG = "config/resolved.yaml"
@@ -30,3 +48,21 @@ ARTIFACT_TRACEBACK = "errors/traceback.txt"
 # Per-epoch metrics (step = epoch, 1-based) and summary metrics written by the engine.
 EPOCH_METRICS = ("train_loss", "train_acc1", "val_loss", "val_acc1", "val_acc5", "lr", "epoch_s", "images_per_s")
 SUMMARY_METRICS = ("best_val_acc1", "best_epoch", "final_val_acc1", "train_val_gap", "params", "flops")
+
+
+# Metric keys MLflow's system-metrics monitor writes (its steps count samples, not epochs).
+SYSTEM_METRIC_PREFIX = "system/"
+
+
+def json_value(value: Any) -> str:
+    """How an axis value or point is written to a tag: JSON, so readers get back numbers as numbers
+    and `null` for a removed key (`loss.kd: null`), not a string they must guess at."""
+    return json.dumps(value, default=str)
+
+
+def param_value(value: Any) -> str:
+    """How a config leaf is written as an MLflow param: strings as they are, everything else as JSON
+    (`true`, `0.05`, `null`, `[1, 2]`), so `json.loads` reads any non-string param back exactly."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=str)

@@ -1,0 +1,227 @@
+"""Where runs are recorded: choosing the MLflow store, checking it early, opening clients.
+
+Every process of a sweep (the driver, each Ray worker, `kdsweep status`, `kdsweep ui`, the
+report) must talk to the same store, so the URI is resolved once, made absolute (a Ray
+worker does not share the driver's working directory), and checked before anything is
+trained: a typo in `--tracking-uri` should cost one line at start-up, not a sweep's worth of
+failed runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlparse
+
+from kdsweep.errors import UserError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+T = TypeVar("T")
+
+DEFAULT_DB = "mlflow.db"
+DEFAULT_ARTIFACTS = "mlartifacts"
+SQL_SCHEMES = ("postgresql", "mysql", "mssql")  # SQLAlchemy stores other than SQLite (with +driver suffixes)
+HTTP_TIMEOUT_S = 5.0
+FIX_HINT = "pass --tracking-uri (or set MLFLOW_TRACKING_URI) to a reachable store, e.g. sqlite:///results/mlflow.db"
+
+# MLflow narrates store creation and system-metrics start-up at INFO; kdsweep prints its own progress.
+_QUIET_LOGGERS = ("alembic", "mlflow.store.db.utils", "mlflow.store.tracking.sqlalchemy_store",
+                  "mlflow.system_metrics", "mlflow.tracking._tracking_service.client", "mlflow.utils.autologging_utils")
+
+
+class _DropLockedErrors(logging.Filter):
+    """MLflow logs a full traceback for every "database is locked" before raising it; kdsweep
+    retries those (see `with_retry`), so the traceback is noise in every worker's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _is_transient_text(record.getMessage())
+
+
+_quieted = False
+
+
+def quiet_mlflow_logging() -> None:
+    """Silence MLflow's INFO chatter (alembic migrations on a new store, monitor start/stop) once per process."""
+    global _quieted
+    if _quieted:
+        return
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("mlflow.store.db.utils").addFilter(_DropLockedErrors())
+    _quieted = True
+
+
+def open_client(uri: str) -> MlflowClient:
+    """An MlflowClient for `uri`, with MLflow's start-up logging silenced (a new SQLite store runs
+    its migrations on first use and would otherwise print them)."""
+    quiet_mlflow_logging()
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+# URIs -----------------------------------------------------------------------------------
+
+
+def _sqlite_path(uri: str) -> str | None:
+    """The file path of a `sqlite:///...` URI (None for in-memory or another scheme)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///"):].split("?", 1)[0]
+    return None if not path or path == ":memory:" else path
+
+
+def _absolute(uri: str) -> str:
+    """A relative SQLite path or a bare `*.db` path made absolute, so every process finds the same file."""
+    path = _sqlite_path(uri)
+    if path is not None:
+        query = uri[len("sqlite:///") + len(path):]
+        return f"sqlite:///{Path(path).expanduser().resolve()}{query}"
+    if "://" not in uri and not uri.startswith("sqlite:") and Path(uri).suffix in (".db", ".sqlite", ".sqlite3"):
+        return f"sqlite:///{Path(uri).expanduser().resolve()}"
+    return uri
+
+
+def resolve_tracking_uri(cli_value: str | None, results_dir: Path = Path("results")) -> str:
+    """`--tracking-uri`, else `MLFLOW_TRACKING_URI`, else `sqlite:///<abs>/results/mlflow.db`."""
+    value = cli_value or os.environ.get("MLFLOW_TRACKING_URI") or None
+    if value is None:
+        return f"sqlite:///{(Path(results_dir) / DEFAULT_DB).expanduser().resolve()}"
+    return _absolute(value.strip())
+
+
+def default_artifact_root(uri: str, results_dir: Path = Path("results")) -> str | None:
+    """Where new experiments keep artifacts when the store itself has no artifact service.
+
+    A SQLite store keeps them beside its database (`results/mlartifacts` for the default
+    store), so a results directory is self-contained. Other SQL databases get
+    `results/mlartifacts` (MLflow would otherwise write to `./mlruns` in whatever directory the
+    process happens to run in). A tracking server (http) or file store decides for itself: None.
+    """
+    path = _sqlite_path(uri)
+    if path is not None:
+        return str(Path(path).expanduser().resolve().parent / DEFAULT_ARTIFACTS)
+    scheme = urlparse(uri).scheme.split("+", 1)[0]
+    if scheme in SQL_SCHEMES:
+        return str((Path(results_dir) / DEFAULT_ARTIFACTS).expanduser().resolve())
+    return None
+
+
+# Checking -----------------------------------------------------------------------------------
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+def _check_directory(directory: Path, uri: str) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create directory {str(directory)!r} for the tracking store {uri} "
+                        f"({exc.strerror or exc}); {FIX_HINT}") from None
+    if not directory.is_dir():
+        raise UserError(f"{str(directory)!r} is not a directory, so the tracking store {uri} cannot live there; "
+                        f"{FIX_HINT}")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UserError(f"directory {str(directory)!r} is not writable, so the tracking store {uri} cannot be "
+                        f"created or updated; {FIX_HINT}")
+
+
+def _check_http(uri: str, timeout_s: float) -> None:
+    import requests
+
+    try:
+        response = requests.get(uri.rstrip("/") + "/health", timeout=timeout_s)
+    except requests.Timeout:
+        raise UserError(f"the MLflow server at {uri} did not answer within {timeout_s:g} s; check it is running "
+                        f"(mlflow server --host HOST --port PORT), or {FIX_HINT}") from None
+    except requests.RequestException as exc:
+        reason = "connection refused" if isinstance(exc, requests.ConnectionError) else type(exc).__name__
+        raise UserError(f"cannot reach the MLflow server at {uri} ({reason}); start it "
+                        f"(mlflow server --host HOST --port PORT) or {FIX_HINT}") from None
+    if response.status_code >= 500:
+        raise UserError(f"the MLflow server at {uri} answered HTTP {response.status_code} to /health; check its "
+                        f"log, or {FIX_HINT}")
+
+
+def _check_by_query(uri: str) -> None:
+    """Open the store and list one experiment: creates a new SQLite schema, proves a database answers."""
+    try:
+        with_retry(open_client(uri).search_experiments, max_results=1)
+    except Exception as exc:  # noqa: BLE001 - any failure here is "this store is unusable", said in one line
+        raise UserError(f"cannot open the tracking store {uri}: {_first_line(exc)}; {FIX_HINT}") from None
+
+
+def check_store(uri: str, *, timeout_s: float = HTTP_TIMEOUT_S) -> None:
+    """Fail fast, in one line naming the URI and the fix, when the store cannot be used.
+
+    Creates a SQLite store (and its directory, e.g. `results/`) if it does not exist yet.
+    """
+    parsed = urlparse(uri)
+    scheme = parsed.scheme.split("+", 1)[0].lower()
+    if scheme == "sqlite":
+        path = _sqlite_path(uri)
+        if path is None:
+            raise UserError(f"tracking URI {uri} is not a SQLite file (an in-memory store is lost when the process "
+                            f"ends and workers cannot see it); use sqlite:///<path>/mlflow.db")
+        db = Path(path).expanduser()
+        _check_directory(db.parent, uri)
+        if db.exists() and (db.is_dir() or not os.access(db, os.R_OK | os.W_OK)):
+            raise UserError(f"{str(db)!r} is not a writable file, so it cannot hold the tracking store {uri}; "
+                            f"{FIX_HINT}")
+        _check_by_query(uri)
+    elif scheme in ("http", "https"):
+        if not parsed.hostname:
+            raise UserError(f"tracking URI {uri} has no host; write it as http://HOST:PORT")
+        _check_http(uri, timeout_s)
+    elif scheme == "file" or (scheme == "" and uri):
+        _check_directory(Path(parsed.path if scheme == "file" else uri).expanduser(), uri)
+        _check_by_query(uri)
+    elif scheme in SQL_SCHEMES or scheme == "databricks":
+        _check_by_query(uri)
+    else:
+        raise UserError(f"unsupported tracking URI {uri!r}: use sqlite:///<path>/mlflow.db, http(s)://HOST:PORT "
+                        f"(an MLflow server), postgresql://... or mysql://...; set it with --tracking-uri or "
+                        f"MLFLOW_TRACKING_URI")
+
+
+# Retrying -----------------------------------------------------------------------------------
+
+
+def _is_transient_text(text: str) -> bool:
+    text = text.lower()
+    return "database is locked" in text or "database table is locked" in text
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A write that lost a race for a SQLite store's lock (several workers logging at once): try again.
+
+    SQLite's busy timeout covers most contention, but a reader upgrading to a writer gets
+    "database is locked" immediately; MLflow reports it as TEMPORARILY_UNAVAILABLE.
+    """
+    if getattr(exc, "error_code", None) == "TEMPORARILY_UNAVAILABLE":
+        return True
+    return _is_transient_text(str(exc))
+
+
+def with_retry(fn: Callable[..., T], *args: Any, attempts: int = 10, first_delay_s: float = 0.05,
+               max_delay_s: float = 2.0, **kwargs: Any) -> T:
+    """Call `fn`, retrying transient store errors with jittered exponential backoff."""
+    for attempt in range(attempts):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if attempt == attempts - 1 or not is_transient(exc):
+                raise
+            delay = min(max_delay_s, first_delay_s * 2**attempt)
+            time.sleep(delay * (0.5 + random.random()))
+    raise AssertionError("unreachable")  # pragma: no cover

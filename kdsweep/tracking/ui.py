@@ -1,0 +1,66 @@
+"""`kdsweep ui`: MLflow's own web UI over the store a sweep wrote to.
+
+The command line is built here (and not left to the user) so the UI reads the same store and
+artifact root that `kdsweep run` resolved: a UI started on the default `./mlflow.db` would
+show an empty page.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from urllib.parse import urlparse
+
+from kdsweep.errors import UserError
+from kdsweep.tracking.store import check_store
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+# MLflow 3's server refuses requests whose Host header it does not expect (DNS-rebinding guard).
+# Its default allows localhost and private addresses; `--allowed-hosts` replaces that default,
+# so when binding another interface we pass the default plus the names it will be reached by.
+_DEFAULT_ALLOWED = ("localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[[]::1]:*",
+                    "10.*", "192.168.*", *(f"172.{i}.*" for i in range(16, 32)))
+
+
+def _allowed_hosts(host: str) -> list[str]:
+    import socket
+
+    hosts = [host]
+    if host in ("0.0.0.0", "::"):
+        hosts = [socket.gethostname(), socket.getfqdn()]
+    extra = [h for name in dict.fromkeys(hosts) if name for h in (name, f"{name}:*")]
+    return [*_DEFAULT_ALLOWED, *extra]
+
+
+def ui_command(uri: str, artifact_root: str | None, host: str = "127.0.0.1", port: int = 5000, *,
+               workers: int = 1) -> list[str]:
+    """`python -m mlflow server` over `uri`, in this interpreter's environment (the MLflow kdsweep uses)."""
+    if urlparse(uri).scheme in ("http", "https"):
+        raise UserError(f"the tracking store {uri} is an MLflow server already: open {uri} in a browser "
+                        "(kdsweep ui starts a server only over a database or file store)")
+    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
+           "--host", host, "--port", str(int(port)), "--workers", str(int(workers))]
+    if artifact_root:
+        cmd += ["--default-artifact-root", artifact_root]
+    if host not in LOCAL_HOSTS:
+        cmd += ["--allowed-hosts", ",".join(_allowed_hosts(host))]
+    return cmd
+
+
+def serve(uri: str, artifact_root: str | None, host: str = "127.0.0.1", port: int = 5000) -> int:
+    """Run the UI in the foreground until Ctrl-C; returns the server's exit code (0 after Ctrl-C)."""
+    check_store(uri)
+    cmd = ui_command(uri, artifact_root, host, port)
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    print(f"MLflow UI for {uri}: http://{shown}:{port} (Ctrl-C stops it)", file=sys.stderr, flush=True)
+    proc = subprocess.Popen(cmd)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        return 0

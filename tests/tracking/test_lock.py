@@ -1,0 +1,112 @@
+"""The sweep lock: one live `kdsweep run` per sweep and store, dead holders taken over."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from kdsweep.errors import UserError
+from kdsweep.tracking import names
+from kdsweep.tracking.sweep import SweepTracker, _SweepLock
+
+
+@pytest.fixture(autouse=True)
+def quick_confirm(monkeypatch):
+    monkeypatch.setattr(_SweepLock, "CONFIRM_S", 0.05)
+
+
+@pytest.fixture
+def tracker(uri, plan, results_dir) -> SweepTracker:
+    return SweepTracker(uri, plan, results_dir=results_dir)
+
+
+def _tags(client, tracker) -> dict[str, str]:
+    return client.get_run(tracker.parent_run_id).data.tags
+
+
+def _claim(client, tracker, host: str, pid: int, age_s: float) -> None:
+    client.set_tag(tracker.parent_run_id, names.TAG_ACTIVE, f"{host}:{pid}:{time.time() - age_s:.3f}")
+    client.set_tag(tracker.parent_run_id, names.TAG_ACTIVE_SINCE, "2026-01-02 03:04:05 UTC")
+
+
+def test_lock_holds_beats_and_releases(tracker, client, uri, plan, results_dir):
+    with tracker.lock(heartbeat_s=0.1):
+        tags = _tags(client, tracker)
+        host, pid, beat = tags[names.TAG_ACTIVE].rsplit(":", 2)
+        assert (host, int(pid)) == (socket.gethostname(), os.getpid())
+        assert client.get_run(tracker.parent_run_id).info.status == "RUNNING"
+        time.sleep(0.5)
+        assert float(_tags(client, tracker)[names.TAG_ACTIVE].rsplit(":", 1)[1]) > float(beat)  # refreshed
+
+        # A second tracker of the same sweep, even in this process, is refused.
+        with pytest.raises(UserError) as exc:
+            with SweepTracker(uri, plan, results_dir=results_dir).lock():
+                pass
+        message = str(exc.value)
+        assert message.startswith(f"sweep tiny is already running in process {os.getpid()} on {socket.gethostname()}")
+        assert f"(store {uri})" in message and "--force" in message and "\n" not in message
+    tags = _tags(client, tracker)
+    assert names.TAG_ACTIVE not in tags and names.TAG_ACTIVE_SINCE not in tags
+    assert client.get_run(tracker.parent_run_id).info.status == "FINISHED"
+
+    with pytest.raises(RuntimeError):
+        with tracker.lock():
+            raise RuntimeError("the executor crashed")
+    assert client.get_run(tracker.parent_run_id).info.status == "FAILED"
+    assert names.TAG_ACTIVE not in _tags(client, tracker)
+    with tracker.lock():  # and it can be taken again
+        pass
+
+
+def test_live_holder_elsewhere_refuses_stale_one_is_taken_over(tracker, client):
+    _claim(client, tracker, "gpu-node-7", 4242, age_s=5)
+    with pytest.raises(UserError) as exc:
+        with tracker.lock(stale_after_s=60):
+            pass
+    assert str(exc.value).startswith(
+        "sweep tiny is already running in process 4242 on gpu-node-7 since 2026-01-02 03:04:05 UTC (store sqlite:///")
+    assert _tags(client, tracker)[names.TAG_ACTIVE].startswith("gpu-node-7:4242:")  # untouched
+
+    with tracker.lock(force=True):  # --force takes it regardless
+        assert _tags(client, tracker)[names.TAG_ACTIVE].startswith(f"{socket.gethostname()}:{os.getpid()}:")
+
+    _claim(client, tracker, "gpu-node-7", 4242, age_s=120)  # its heartbeat stopped two minutes ago
+    with tracker.lock(stale_after_s=60):
+        assert _tags(client, tracker)[names.TAG_ACTIVE].startswith(f"{socket.gethostname()}:{os.getpid()}:")
+
+
+def test_holder_in_another_process(tracker, uri, plan, client, tmp_path):
+    """A real second `kdsweep run`: refused while it lives; once it is killed (no chance to clean up),
+    its fresh heartbeat names a dead pid on this host and is taken over at once."""
+    script = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from kdsweep.plan import plan_sweep
+        from kdsweep.tracking.sweep import SweepTracker
+        tracker = SweepTracker({uri!r}, plan_sweep({str(plan.sweep.path)!r}), results_dir=Path({str(tmp_path)!r}))
+        with tracker.lock(heartbeat_s=1):
+            print("locked", flush=True)
+            time.sleep(120)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        with pytest.raises(UserError, match=f"already running in process {proc.pid} on {socket.gethostname()}"):
+            with tracker.lock():
+                pass
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert _tags(client, tracker)[names.TAG_ACTIVE].startswith(f"{socket.gethostname()}:{proc.pid}:")
+        with tracker.lock(stale_after_s=3600):
+            assert _tags(client, tracker)[names.TAG_ACTIVE].startswith(f"{socket.gethostname()}:{os.getpid()}:")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,81 @@
+"""`kdsweep ui`: the mlflow server command over the sweep's store, and a real server answering for it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from kdsweep.errors import UserError
+from kdsweep.tracking.sweep import SweepTracker
+from kdsweep.tracking.ui import ui_command
+
+
+def test_ui_command(uri, results_dir):
+    cmd = ui_command(uri, str(results_dir / "mlartifacts"), port=5123)
+    assert cmd[:4] == [sys.executable, "-m", "mlflow", "server"]
+    args = dict(zip(cmd[4::2], cmd[5::2], strict=False))
+    assert args["--backend-store-uri"] == uri
+    assert args["--default-artifact-root"] == str(results_dir / "mlartifacts")
+    assert (args["--host"], args["--port"]) == ("127.0.0.1", "5123")
+    assert "--allowed-hosts" not in cmd  # MLflow's default already allows localhost
+
+    assert "--default-artifact-root" not in ui_command(uri, None)
+    wide = ui_command(uri, None, host="0.0.0.0")
+    allowed = wide[wide.index("--allowed-hosts") + 1].split(",")
+    assert socket.gethostname() in allowed and "localhost:*" in allowed and "192.168.*" in allowed
+    with pytest.raises(UserError, match="is an MLflow server already"):
+        ui_command("http://127.0.0.1:5000", None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_ui_server_lists_the_sweeps_runs(uri, plan, results_dir):
+    tracker = SweepTracker(uri, plan, results_dir=results_dir)
+    run_ids = {p.run_id for p in tracker.prepare(plan.runs).values()}
+    port = _free_port()
+    cmd = ui_command(uri, str(results_dir / "mlartifacts"), port=port)
+    base = f"http://127.0.0.1:{port}"
+    # Its own process group, so the uvicorn worker it starts is stopped with it.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, f"mlflow server exited early:\n{proc.stdout.read()}"
+            try:
+                if requests.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "mlflow server did not come up within 90 s"
+            time.sleep(0.5)
+        reply = requests.post(f"{base}/api/2.0/mlflow/runs/search",
+                              json={"experiment_ids": [tracker.experiment_id], "max_results": 100}, timeout=10)
+        assert reply.status_code == 200, reply.text
+        listed = {r["info"]["run_id"] for r in reply.json()["runs"]}
+        assert listed == run_ids | {tracker.parent_run_id}
+        page = requests.get(f"{base}/", timeout=10)
+        assert page.status_code == 200 and "<html" in page.text.lower()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        proc.stdout.close()
+    with pytest.raises(requests.RequestException):
+        requests.get(f"{base}/health", timeout=2)
