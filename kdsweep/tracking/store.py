@@ -158,6 +158,10 @@ def _check_by_query(uri: str) -> None:
     try:
         with_retry(open_client(uri).search_experiments, max_results=1)
     except Exception as exc:  # noqa: BLE001 - any failure here is "this store is unusable", said in one line
+        if "MLFLOW_ALLOW_FILE_STORE" in str(exc):
+            raise UserError(f"MLflow no longer opens file stores such as {uri} unless MLFLOW_ALLOW_FILE_STORE=true; "
+                            "use a SQLite store instead (`mlflow migrate-filestore` converts an mlruns directory), "
+                            f"or set MLFLOW_ALLOW_FILE_STORE=true") from None
         raise UserError(f"cannot open the tracking store {uri}: {_first_line(exc)}; {FIX_HINT}") from None
 
 

@@ -87,6 +87,14 @@ def test_check_store_failures_are_one_line(tmp_path):
         check_store("sqlite://")
     assert "in-memory" in _one_line(exc)
 
+    import mlflow.environment_variables as mlflow_env
+
+    if hasattr(mlflow_env, "MLFLOW_ALLOW_FILE_STORE") and not mlflow_env.MLFLOW_ALLOW_FILE_STORE.get():
+        # MLflow 3 refuses file stores unless told otherwise: say so, and what to use instead.
+        with pytest.raises(UserError) as exc:
+            check_store(f"file://{tmp_path}/mlruns")
+        assert "MLFLOW_ALLOW_FILE_STORE=true" in _one_line(exc) and "sqlite" in str(exc.value).lower()
+
     corrupt = tmp_path / "corrupt.db"
     corrupt.write_bytes(b"this is not a database" * 100)
     with pytest.raises(UserError) as exc:
