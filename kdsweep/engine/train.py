@@ -14,6 +14,12 @@ student in turn (student.py). The result is exactly what each run gives alone:
 Each run writes `last.pt` after every epoch and resumes from it (checkpoint.py), logs
 through its `RunLogger`, and ends FINISHED (also after an early stop, with the reason),
 FAILED (diverged, or a teacher / config the engine cannot use) or KILLED (`should_stop`).
+
+Per-epoch metrics (step = epoch, 1-based; accuracies in percent): train_loss and
+train_loss_<term> (weighted terms, sample means over the epoch, as trained: train mode,
+augmented), train_acc1, val_loss (plain cross-entropy, so it compares across loss recipes),
+val_acc1, val_acc5, lr (at the epoch's first step), epoch_s (the group's wall time for the
+epoch, train + val) and images_per_s (this run's train images over the group's train time).
 """
 
 from __future__ import annotations
@@ -259,6 +265,8 @@ class _Group:
             teacher_out = None
         train_s = time.perf_counter() - t0
         evaluating = [r for r in runs if r.active]
+        if not evaluating:
+            return True
         for run in evaluating:
             run.student.model.eval()
         for x, y in self.data.val.batches(epoch - 1):
@@ -285,8 +293,10 @@ class _Group:
         metrics = s.end_epoch(epoch, epoch_s=epoch_s, train_s=train_s)
         if s.improved_at(epoch):
             checkpoint.save_best(run.workdir, checkpoint.cpu_state_dict(s.model))
-        checkpoint.save_last(run.workdir, s.state_dict())
+        # Log before saving: a process killed in between re-logs this epoch on resume (the same
+        # values at the same step) instead of never logging it.
         run.logger.log_metrics(metrics, step=epoch)
+        checkpoint.save_last(run.workdir, s.state_dict())
         if s.stop_reason:
             self._finish(run, "FINISHED", s.stop_reason)
 
