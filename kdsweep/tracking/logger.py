@@ -96,6 +96,14 @@ class MlflowRunLogger:
             if chunk or tags:
                 with_retry(self.client.log_batch, self.run_id, metrics=chunk, tags=tags if i == 0 else [])
 
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        """Extra facts about the run (slot, node, pid, attempts) as tags; values are made strings."""
+        from mlflow.entities import RunTag
+
+        batch = [RunTag(safe_key(str(k)), clip(str(v), MAX_TAG_VALUE)) for k, v in tags.items()]
+        for i in range(0, len(batch), 100):
+            with_retry(self.client.log_batch, self.run_id, tags=batch[i: i + 100])
+
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         with_retry(self.client.log_artifact, self.run_id, str(path), artifact_path)
 

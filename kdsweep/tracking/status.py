@@ -8,11 +8,14 @@ is missing, not only what ran. Reading creates nothing in the store.
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
+from typing import TextIO
 
 import pandas as pd
 
 from kdsweep.plan.build import Plan
-from kdsweep.tracking.store import open_client
+from kdsweep.tracking.store import check_store, open_client, resolve_tracking_uri, sqlite_path
 from kdsweep.tracking.sweep import RunInfo, children_by_key, find_experiment_id
 
 NOT_STARTED = "not started"
@@ -41,11 +44,19 @@ def _row(run, info: RunInfo | None) -> dict:
     return row
 
 
+def _store_exists(uri: str) -> bool:
+    path = sqlite_path(uri)
+    return path is None or Path(path).is_file()
+
+
 def sweep_status(uri: str, plan: Plan) -> pd.DataFrame:
     """One row per planned run (plan order: stages first), its latest child's state and progress."""
-    client = open_client(uri)
-    experiment_id = find_experiment_id(client, plan.sweep.name)
-    children = children_by_key(client, experiment_id, plan.sweep.name) if experiment_id else {}
+    children: dict[str, RunInfo] = {}
+    if _store_exists(uri):  # opening a missing SQLite store would create it
+        client = open_client(uri)
+        experiment_id = find_experiment_id(client, plan.sweep.name)
+        if experiment_id:
+            children = children_by_key(client, experiment_id, plan.sweep.name)
     df = pd.DataFrame([_row(run, children.get(run.key)) for run in plan.runs], columns=list(COLUMNS))
     df["epoch"] = df["epoch"].astype("int64")
     df["epochs"] = df["epochs"].astype("Int64")
@@ -59,3 +70,44 @@ def status_counts(df: pd.DataFrame) -> dict[str, int]:
     ordered.update({str(k): int(v) for k, v in counts.items()})  # a status tag written by a newer kdsweep
     return ordered
 
+
+
+def _cell(value: object, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def format_status(df: pd.DataFrame) -> str:
+    """The table as plain aligned text (readable in a terminal, a log file or CI output):
+    words left-aligned, numbers right-aligned."""
+    header = ["key", "name", "stage", "state", "epoch", "best top-1", "last top-1", "reason"]
+    numeric = {"epoch", "best top-1", "last top-1"}
+    rows = [[str(r.key), str(r.name), str(r.stage), str(r.state),
+             f"{r.epoch}/{r.epochs}" if not pd.isna(r.epochs) else str(r.epoch),
+             _cell(r.best_val_acc1), _cell(r.val_acc1), str(r.reason)] for r in df.itertuples(index=False)]
+    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(header)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if h in numeric else c.ljust(w)
+                         for c, w, h in zip(cells, widths, header, strict=True)).rstrip()
+
+    return "\n".join([line(header), *(line(row) for row in rows)])
+
+
+def print_status(plan: Plan, tracking_uri: str | None = None, *, results_dir: Path = Path("results"),
+                 out: TextIO | None = None) -> int:
+    """`kdsweep status`: a counts line and the per-run table; exit code 0 (a report, not a verdict).
+
+    `tracking_uri` is the --tracking-uri value (None: MLFLOW_TRACKING_URI, else the default store).
+    An unreachable store fails in one line; a store that does not exist yet means nothing ran.
+    """
+    out = out or sys.stdout
+    uri = resolve_tracking_uri(tracking_uri, results_dir)
+    if _store_exists(uri):
+        check_store(uri)
+    df = sweep_status(uri, plan)
+    counts = ", ".join(f"{n} {state}" for state, n in status_counts(df).items())
+    print(f"{plan.sweep.name}: {len(df)} runs: {counts}  (store {uri})", file=out)
+    print(format_status(df), file=out)
+    return 0

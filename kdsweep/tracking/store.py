@@ -70,7 +70,7 @@ def open_client(uri: str) -> MlflowClient:
 # URIs -----------------------------------------------------------------------------------
 
 
-def _sqlite_path(uri: str) -> str | None:
+def sqlite_path(uri: str) -> str | None:
     """The file path of a `sqlite:///...` URI (None for in-memory or another scheme)."""
     if not uri.startswith("sqlite:///"):
         return None
@@ -80,7 +80,7 @@ def _sqlite_path(uri: str) -> str | None:
 
 def _absolute(uri: str) -> str:
     """A relative SQLite path or a bare `*.db` path made absolute, so every process finds the same file."""
-    path = _sqlite_path(uri)
+    path = sqlite_path(uri)
     if path is not None:
         query = uri[len("sqlite:///") + len(path):]
         return f"sqlite:///{Path(path).expanduser().resolve()}{query}"
@@ -105,7 +105,7 @@ def default_artifact_root(uri: str, results_dir: Path = Path("results")) -> str 
     `results/mlartifacts` (MLflow would otherwise write to `./mlruns` in whatever directory the
     process happens to run in). A tracking server (http) or file store decides for itself: None.
     """
-    path = _sqlite_path(uri)
+    path = sqlite_path(uri)
     if path is not None:
         return str(Path(path).expanduser().resolve().parent / DEFAULT_ARTIFACTS)
     scheme = urlparse(uri).scheme.split("+", 1)[0]
@@ -173,7 +173,7 @@ def check_store(uri: str, *, timeout_s: float = HTTP_TIMEOUT_S) -> None:
     parsed = urlparse(uri)
     scheme = parsed.scheme.split("+", 1)[0].lower()
     if scheme == "sqlite":
-        path = _sqlite_path(uri)
+        path = sqlite_path(uri)
         if path is None:
             raise UserError(f"tracking URI {uri} is not a SQLite file (an in-memory store is lost when the process "
                             f"ends and workers cannot see it); use sqlite:///<path>/mlflow.db")

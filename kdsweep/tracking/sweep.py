@@ -186,6 +186,29 @@ def children_by_key(client: MlflowClient, experiment_id: str, sweep: str) -> dic
     return out
 
 
+# Ending a run from outside it ---------------------------------------------------------------------
+
+
+def _mark(client: MlflowClient, run_id: str, status: str, reason: str | None, traceback: str | None) -> None:
+    if status not in MARK_STATUSES:
+        raise ValueError(f"mark: status must be one of {', '.join(MARK_STATUSES)}, got {status!r}")
+    tags = {names.TAG_STATUS: status}
+    if reason:
+        tags[names.TAG_REASON] = " ".join(reason.split())
+    log_params_tags(client, run_id, {}, tags)
+    if traceback:
+        with_retry(client.log_text, run_id, traceback, names.ARTIFACT_TRACEBACK)
+    with_retry(client.set_terminated, run_id, "KILLED" if status == "NOT_RUN" else status)
+
+
+def mark_run(uri: str, run_id: str, status: str, reason: str | None = None, traceback: str | None = None) -> None:
+    """End a child run that its own logger could not end: a job that crashed (FAILED, with the
+    traceback as errors/traceback.txt), a run whose teacher failed (NOT_RUN, which MLflow shows
+    as KILLED), a sweep stopped before the run started (KILLED). Needs only the URI and run id,
+    so a worker can call it as well as the driver."""
+    _mark(open_client(uri), run_id, status, reason, traceback)
+
+
 # The tracker --------------------------------------------------------------------------------------
 
 
@@ -305,17 +328,8 @@ class SweepTracker:
                 with_retry(self.client.delete_tag, old.run_id, names.TAG_REASON)
 
     def mark(self, run_id: str, status: str, reason: str | None = None, traceback: str | None = None) -> None:
-        """End a child from the driver: a job that crashed, a run skipped because its teacher failed
-        (NOT_RUN, which MLflow shows as KILLED), a sweep stopped before the run started."""
-        if status not in MARK_STATUSES:
-            raise ValueError(f"mark: status must be one of {', '.join(MARK_STATUSES)}, got {status!r}")
-        tags = {names.TAG_STATUS: status}
-        if reason:
-            tags[names.TAG_REASON] = " ".join(reason.split())
-        log_params_tags(self.client, run_id, {}, tags)
-        if traceback:
-            with_retry(self.client.log_text, run_id, traceback, names.ARTIFACT_TRACEBACK)
-        with_retry(self.client.set_terminated, run_id, "KILLED" if status == "NOT_RUN" else status)
+        """End a child from the driver: see `mark_run`."""
+        _mark(self.client, run_id, status, reason, traceback)
 
     # The sweep lock --------------------------------------------------------------------------------
 

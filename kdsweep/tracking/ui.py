@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from urllib.parse import urlparse
 
 from kdsweep.errors import UserError
-from kdsweep.tracking.store import check_store
+from kdsweep.tracking.store import check_store, default_artifact_root, resolve_tracking_uri
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 # MLflow 3's server refuses requests whose Host header it does not expect (DNS-rebinding guard).
@@ -47,10 +48,19 @@ def ui_command(uri: str, artifact_root: str | None, host: str = "127.0.0.1", por
     return cmd
 
 
-def serve(uri: str, artifact_root: str | None, host: str = "127.0.0.1", port: int = 5000) -> int:
-    """Run the UI in the foreground until Ctrl-C; returns the server's exit code (0 after Ctrl-C)."""
+def serve(uri: str | None = None, artifact_root: str | None = None, host: str = "127.0.0.1", port: int = 5000,
+          *, results_dir: Path = Path("results")) -> int:
+    """Run the UI in the foreground until Ctrl-C; returns the server's exit code (0 after Ctrl-C).
+
+    `uri` is the --tracking-uri value or None (MLFLOW_TRACKING_URI, else the default store),
+    resolved exactly as `kdsweep run` resolves it; the artifact root likewise defaults to the
+    store's own (results/mlartifacts for the default store).
+    """
+    uri = resolve_tracking_uri(uri, results_dir)
+    if artifact_root is None:
+        artifact_root = default_artifact_root(uri, results_dir)
+    cmd = ui_command(uri, artifact_root, host, port)  # an http store is refused before anything else
     check_store(uri)
-    cmd = ui_command(uri, artifact_root, host, port)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     print(f"MLflow UI for {uri}: http://{shown}:{port} (Ctrl-C stops it)", file=sys.stderr, flush=True)
     proc = subprocess.Popen(cmd)

@@ -85,6 +85,12 @@ def test_failed_killed_and_resumed_runs(uri, run_ids, client):
         fresh.set_status("DONE")
 
 
+def test_set_tags(uri, run_ids, client):
+    MlflowRunLogger(uri, run_ids[0]).set_tags({"kdsweep.slot": "gpu0/1", "kdsweep.pid": 1234, "odd key!": "x"})
+    tags = client.get_run(run_ids[0]).data.tags
+    assert (tags["kdsweep.slot"], tags["kdsweep.pid"], tags["odd key_"]) == ("gpu0/1", "1234", "x")
+
+
 def test_pickles_without_its_client(uri, run_ids):
     logger = MlflowRunLogger(uri, run_ids[0])
     logger.set_status("RUNNING")  # opens a client (a database engine inside)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import math
 
 from kdsweep.tracking.logger import MlflowRunLogger
-from kdsweep.tracking.status import status_counts, sweep_status
+from kdsweep.tracking.status import print_status, status_counts, sweep_status
 from kdsweep.tracking.sweep import SweepTracker
 
 
@@ -55,3 +56,27 @@ def test_status_follows_the_runs(uri, plan, results_dir):
     # Under the sweep lock a RUNNING child at prepare time is an orphan of a dead driver: it waits again too.
     assert df.loc["T=2", "state"] == "PENDING" and df.loc["T=2", "epoch"] == 2
     assert status_counts(df.reset_index()) == {"FINISHED": 1, "PENDING": 3}
+
+
+def test_print_status(uri, plan, results_dir, tmp_path, monkeypatch):
+    missing = tmp_path / "elsewhere" / "mlflow.db"
+    out = io.StringIO()
+    assert print_status(plan, f"sqlite:///{missing}", out=out) == 0
+    assert not missing.exists() and not missing.parent.exists()  # status of nothing creates nothing
+    assert out.getvalue().splitlines()[0] == f"tiny: 4 runs: 4 not started  (store sqlite:///{missing})"
+
+    tracker = SweepTracker(uri, plan, results_dir=results_dir)
+    ids = {k: p.run_id for k, p in tracker.prepare(plan.runs).items()}
+    logger = MlflowRunLogger(uri, ids[plan.runs[0].key])
+    logger.set_status("RUNNING")
+    logger.log_metrics({"val_acc1": 91.25}, step=1)
+    tracker.mark(ids[plan.runs[3].key], "FAILED", "ValueError: boom")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # no --tracking-uri: found as `kdsweep run` found it
+    out = io.StringIO()
+    assert print_status(plan, None, out=out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"tiny: 4 runs: 1 RUNNING, 2 PENDING, 1 FAILED  (store {uri})"
+    assert lines[1].split() == ["key", "name", "stage", "state", "epoch", "best", "top-1", "last", "top-1", "reason"]
+    teacher_row = next(line for line in lines if line.split()[1] == "teacher")
+    assert teacher_row.split()[:6] == [plan.runs[0].short, "teacher", "teacher", "RUNNING", "1/3", "91.25"]
+    assert lines[-1].split()[-2:] == ["ValueError:", "boom"]

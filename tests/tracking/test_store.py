@@ -134,6 +134,6 @@ def test_with_retry_retries_only_lock_contention(monkeypatch):
 
 
 def test_relative_path_helpers(tmp_path):
-    assert store._sqlite_path("sqlite:///:memory:") is None
-    assert store._sqlite_path(f"sqlite:///{tmp_path}/a.db?timeout=5") == f"{tmp_path}/a.db"
-    assert Path(store._sqlite_path("sqlite:///rel/a.db")) == Path("rel/a.db")
+    assert store.sqlite_path("sqlite:///:memory:") is None
+    assert store.sqlite_path(f"sqlite:///{tmp_path}/a.db?timeout=5") == f"{tmp_path}/a.db"
+    assert Path(store.sqlite_path("sqlite:///rel/a.db")) == Path("rel/a.db")

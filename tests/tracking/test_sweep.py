@@ -10,7 +10,7 @@ import yaml
 from kdsweep.spec.dotted import flatten
 from kdsweep.tracking import names
 from kdsweep.tracking.logger import MlflowRunLogger
-from kdsweep.tracking.sweep import SweepTracker, config_params
+from kdsweep.tracking.sweep import SweepTracker, config_params, mark_run
 
 
 def _download_text(client, run_id: str, path: str, tmp_path) -> str:
@@ -151,6 +151,12 @@ def test_mark(uri, plan, client, results_dir, tmp_path):
 
     actions = {k: p.action for k, p in tracker.prepare(plan.runs).items()}
     assert actions == {teacher.key: "resume", t2.key: "resume", t4.key: "skip", base.key: "resume"}
+
+    # The same from a worker, which has only the URI and the run id.
+    mark_run(uri, ids[base.key], "FAILED", "job failed in Ray: WorkerCrashedError", traceback="tb")
+    run = client.get_run(ids[base.key])
+    assert (run.info.status, run.data.tags[names.TAG_STATUS]) == ("FAILED", "FAILED")
+    assert run.data.tags[names.TAG_REASON] == "job failed in Ray: WorkerCrashedError"
 
 
 def test_params_fit_mlflow_limits(uri, plan, client, results_dir):

@@ -14,7 +14,7 @@ import requests
 
 from kdsweep.errors import UserError
 from kdsweep.tracking.sweep import SweepTracker
-from kdsweep.tracking.ui import ui_command
+from kdsweep.tracking.ui import serve, ui_command
 
 
 def test_ui_command(uri, results_dir):
@@ -32,6 +32,8 @@ def test_ui_command(uri, results_dir):
     assert socket.gethostname() in allowed and "localhost:*" in allowed and "192.168.*" in allowed
     with pytest.raises(UserError, match="is an MLflow server already"):
         ui_command("http://127.0.0.1:5000", None)
+    with pytest.raises(UserError, match="is an MLflow server already"):
+        serve("http://127.0.0.1:5000")
 
 
 def _free_port() -> int:
@@ -45,11 +47,12 @@ def test_ui_server_lists_the_sweeps_runs(uri, plan, results_dir):
     tracker = SweepTracker(uri, plan, results_dir=results_dir)
     run_ids = {p.run_id for p in tracker.prepare(plan.runs).values()}
     port = _free_port()
-    cmd = ui_command(uri, str(results_dir / "mlartifacts"), port=port)
     base = f"http://127.0.0.1:{port}"
-    # Its own process group, so the uvicorn worker it starts is stopped with it.
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    # `kdsweep ui` as the CLI runs it: serve() with no URI finds the store through MLFLOW_TRACKING_URI.
+    # Its own process group, so the mlflow server and the uvicorn worker it starts are stopped with it.
+    script = f"from kdsweep.tracking.ui import serve; serve(None, port={port})"
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True, env={**os.environ, "MLFLOW_TRACKING_URI": uri})
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -66,6 +69,9 @@ def test_ui_server_lists_the_sweeps_runs(uri, plan, results_dir):
         assert reply.status_code == 200, reply.text
         listed = {r["info"]["run_id"] for r in reply.json()["runs"]}
         assert listed == run_ids | {tracker.parent_run_id}
+        artifacts = requests.get(f"{base}/api/2.0/mlflow/artifacts/list",
+                                 params={"run_id": sorted(run_ids)[0], "path": "config"}, timeout=10)
+        assert [f["path"] for f in artifacts.json()["files"]] == ["config/resolved.yaml"]
         page = requests.get(f"{base}/", timeout=10)
         assert page.status_code == 200 and "<html" in page.text.lower()
     finally:
