@@ -183,14 +183,12 @@ def _cosine(opts: dict[str, Any], *, epochs: int, iters_per_epoch: int, where: s
     per = opts["per"]
     if per not in ("epoch", "iter"):
         raise UserError(f"expected 'epoch' or 'iter', got {per!r}", where=f"{where}.per")
-    if warmup >= epochs:
-        raise UserError(
-            f"warmup_epochs ({warmup}) must be fewer than epochs ({epochs}): no epochs would be left for "
-            "the cosine",
-            where=f"{where}.warmup_epochs",
-        )
+    # A run shorter than its warm-up (a smoke run: `-o epochs=1` on a W = 1 sweep) warms up
+    # over all its epochs and never reaches the cosine; refusing it would make smoke runs of
+    # full-scale sweeps impossible.
+    warmup = min(warmup, epochs)
     warm_its = warmup * iters_per_epoch
-    cos_len = epochs - warmup if per == "epoch" else (epochs - warmup) * iters_per_epoch
+    cos_len = max(epochs - warmup if per == "epoch" else (epochs - warmup) * iters_per_epoch, 1)
 
     def factor(it: int, base_lr: float | None = None) -> float:
         if it < warm_its:

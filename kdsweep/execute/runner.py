@@ -174,7 +174,7 @@ def _execute(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots:
             else:  # the stage is neither planned to train now nor finished: it failed to be created
                 ready[key] = {"status": "NOT_RUN", "reason": "stage missing from the store"}
         payload = {"id": job.id, "runs": [t.__dict__ for t in job.runs]}
-        ref = remote_job.remote(payload, [ready, *deps], uri=uri, board=board, threads=slots.threads,
+        ref = remote_job.remote(payload, ready, *deps, uri=uri, board=board, threads=slots.threads,
                                 system_metrics=opts.system_metrics, retries=opts.retries, train_fn=opts.train_fn)
         refs[ref] = job
         job_ref[job.id] = ref

@@ -102,9 +102,13 @@ def _missing_dependency(config: dict, deps: dict[str, dict]) -> str | None:
     return None
 
 
-def run_job(job: dict, dep_results: list[dict], *, uri: str, board: Any = None, threads: int | None = None,
+def run_job(job: dict, *dep_results: dict, uri: str, board: Any = None, threads: int | None = None,
             system_metrics: bool = True, retries: int = 0, train_fn: Any = None) -> dict[str, dict]:
     """Train one job's runs; returns {run key: {status, reason, workdir, run_id, uri, ...}}.
+
+    `dep_results` are the results of the jobs holding this job's stages (Ray resolves them
+    before the task starts: they are top-level arguments, which is what makes them task
+    dependencies) and a dict for stages that finished in an earlier `kdsweep run`.
 
     Runs that fail are trained again up to `retries` times here, in the same task, so the
     jobs waiting on this one see only the final outcome. Each retry resumes from the run's

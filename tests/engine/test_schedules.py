@@ -188,7 +188,6 @@ def test_state_dict_round_trip_resumes_exactly():
         ({"name": "multistep", "milestones": "<required>", "gamma": 0.1}, "schedule.milestones", "needs"),
         ({"name": "multistep", "gamma": 0.1}, "schedule.milestones", "needs"),
         ({"name": "multistep", "milestones": [50, 25]}, "schedule.milestones", "increase"),
-        ({"name": "cosine", "warmup_epochs": 5}, "schedule.warmup_epochs", "fewer than epochs"),
         ({"name": "cosine", "per": "batch"}, "schedule.per", "'epoch' or 'iter'"),
         ({"name": "cosine", "flor": 0.1}, "schedule.flor", "did you mean 'floor'"),
         ({"name": "step", "step_size": 0}, "schedule.step_size", "integer >= 1"),
@@ -200,3 +199,11 @@ def test_config_mistakes_name_the_key(cfg, where, text):
     with pytest.raises(UserError, match=text) as err:
         lr_factor(cfg, 0, epochs=5, iters_per_epoch=IPE)
     assert err.value.where == where
+
+
+def test_a_run_shorter_than_its_warm_up_warms_up_throughout():
+    """Smoke runs (`-o epochs=1` on a sweep with warm-up 3) train: the warm-up spans the run."""
+    cfg = {"name": "cosine", "warmup_epochs": 3, "warmup_start": 0.001, "floor": 0.0, "per": "epoch"}
+    factors = [lr_factor(cfg, it, epochs=1, iters_per_epoch=10) for it in range(10)]
+    assert factors[0] == pytest.approx(0.001)
+    assert factors == sorted(factors) and factors[-1] == pytest.approx(0.001 + 0.999 * 9 / 10)
