@@ -7,8 +7,12 @@ show an empty page.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -63,14 +67,44 @@ def serve(uri: str | None = None, artifact_root: str | None = None, host: str = 
     check_store(uri)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     print(f"MLflow UI for {uri}: http://{shown}:{port} (Ctrl-C stops it)", file=sys.stderr, flush=True)
-    proc = subprocess.Popen(cmd)
+    # Its own process group: the server starts workers of its own, and all of them go when the UI stops.
+    proc = subprocess.Popen(cmd, env=ui_env(), start_new_session=True)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C (the server is in its own group, so only we get it) or a process manager's SIGTERM:
+        # take the server down too instead of orphaning it.
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return proc.wait()
     except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         return 0
+    finally:
+        _stop_group(proc)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def ui_env() -> dict[str, str]:
+    """The server's environment. MLflow 3's server also starts a job runner and seven worker processes
+    for its GenAI jobs (judges, trace archival), which kdsweep never uses and which outlive an
+    interrupted server; they are off unless MLFLOW_SERVER_ENABLE_JOB_EXECUTION says otherwise."""
+    env = dict(os.environ)
+    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+    return env
+
+
+def _stop_group(proc: subprocess.Popen, grace_s: float = 15.0) -> None:
+    """SIGTERM to the server's process group (graceful), SIGKILL to whatever is left after `grace_s`."""
+    with contextlib.suppress(ProcessLookupError):
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                pass
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

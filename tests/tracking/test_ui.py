@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import signal
 import socket
@@ -42,6 +44,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _children(pid: int) -> list[int]:
+    """Direct children of a process, from /proc (Linux)."""
+    out = []
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            with open(stat) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                out.append(int(stat.split("/")[2]))
+    return out
+
+
 @pytest.mark.slow
 def test_ui_server_lists_the_sweeps_runs(uri, plan, results_dir):
     tracker = SweepTracker(uri, plan, results_dir=results_dir)
@@ -49,7 +63,6 @@ def test_ui_server_lists_the_sweeps_runs(uri, plan, results_dir):
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     # `kdsweep ui` as the CLI runs it: serve() with no URI finds the store through MLFLOW_TRACKING_URI.
-    # Its own process group, so the mlflow server and the uvicorn worker it starts are stopped with it.
     script = f"from kdsweep.tracking.ui import serve; serve(None, port={port})"
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True, env={**os.environ, "MLFLOW_TRACKING_URI": uri})
@@ -74,14 +87,24 @@ def test_ui_server_lists_the_sweeps_runs(uri, plan, results_dir):
         assert [f["path"] for f in artifacts.json()["files"]] == ["config/resolved.yaml"]
         page = requests.get(f"{base}/", timeout=10)
         assert page.status_code == 200 and "<html" in page.text.lower()
+
+        server_groups = [os.getpgid(pid) for pid in _children(proc.pid)]
+        assert server_groups, "serve() runs the mlflow server as a child process"
+
+        # Stopped the way a process manager stops it: serve() takes its server down before it exits.
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        with pytest.raises(requests.RequestException):
+            requests.get(f"{base}/health", timeout=2)
+        for group in server_groups:  # the server and every worker it started are gone
+            with pytest.raises(ProcessLookupError):
+                os.killpg(group, 0)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+        if proc.poll() is None:  # a failure above: let serve() clean up, then make sure
+            proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                proc.kill()
                 proc.wait()
         proc.stdout.close()
-    with pytest.raises(requests.RequestException):
-        requests.get(f"{base}/health", timeout=2)
