@@ -20,28 +20,28 @@ grid:
 """
 
 
-def sleepy_train(configs, *, workdirs, loggers, **_):
-    """Stands in for the engine: holds its slot for a while and reports what it was given."""
-    import os
-    import time
-    from types import SimpleNamespace
-
-    seen = os.environ.get("CUDA_VISIBLE_DEVICES", "")
-    out = []
-    for logger in loggers:
-        logger.set_status("RUNNING")
-        logger.inner.set_tags({"test.visible": seen})
-    time.sleep(1.5)
-    for logger in loggers:
-        logger.log_metrics({"val_acc1": 50.0}, step=1)
-        logger.log_metrics({"best_val_acc1": 50.0}, step=None)
-        logger.set_status("FINISHED")
-        out.append(SimpleNamespace(status="FINISHED", reason=None, best_val_acc1=50.0))
-    return out
-
-
 def test_four_fake_gpus_two_jobs_each(workdir):
     import ray
+
+    # defined here so Ray pickles it by value (workers cannot import this test module)
+    def sleepy_train(configs, *, workdirs, loggers, **_):
+        """Stands in for the engine: holds its slot for a while and reports what it was given."""
+        import os
+        import time
+        from types import SimpleNamespace
+
+        seen = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+        out = []
+        for logger in loggers:
+            logger.set_status("RUNNING")
+            logger.inner.set_tags({"test.visible": seen})
+        time.sleep(1.5)
+        for logger in loggers:
+            logger.log_metrics({"val_acc1": 50.0}, step=1)
+            logger.log_metrics({"best_val_acc1": 50.0}, step=None)
+            logger.set_status("FINISHED")
+            out.append(SimpleNamespace(status="FINISHED", reason=None, best_val_acc1=50.0))
+        return out
 
     ray.shutdown()
     ray.init(num_cpus=8, num_gpus=4, include_dashboard=False, log_to_driver=False, logging_level="warning")
@@ -68,7 +68,7 @@ def test_four_fake_gpus_two_jobs_each(workdir):
             assert overlapping <= 2, (device, mine)
     # all four devices were used, and sharing happened (12 jobs of 1.5 s, 8 slots)
     assert {d for d, _, _ in spans} == {"0", "1", "2", "3"}
-    assert max(sum(1 for s, e in spans if s <= t < e) for _, t, _ in spans) > 4
+    assert max(sum(1 for _, s, e in spans if s <= t < e) for _, t, _ in spans) > 4
 
 
 def test_two_node_cluster_runs_on_both_nodes(workdir):

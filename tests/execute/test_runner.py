@@ -46,7 +46,7 @@ def test_quickstart_end_to_end_then_rerun_trains_nothing(workdir, ray_local, cap
     runs = children(uri, "quickstart")
     assert len(runs) == 8  # teacher stage + 6 grid points + the no-KD baseline
     by_name = {r.info.run_name: r for r in runs}
-    assert {"stage: teacher", "alpha=0.5 T=2", "alpha=0.9 T=8", "kd=none"} <= set(by_name)
+    assert {"teacher", "alpha=0.5 T=2", "alpha=0.9 T=8", "kd=none"} <= set(by_name)
     for run in runs:
         assert run.info.status == "FINISHED"
         assert run.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
