@@ -26,6 +26,7 @@ from kdsweep.engine.features import FeatureHooks
 from kdsweep.engine.logger import RunLogger
 from kdsweep.engine.losses import LossContext
 from kdsweep.engine.models import apply_freeze_mode, build_model
+from kdsweep.engine.models.heads import apply_margin
 from kdsweep.engine.optim import build_optimizer, clip_gradients
 from kdsweep.engine.schedules import build_schedule
 
@@ -104,6 +105,13 @@ class Student:
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
+    def margin_logits(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
+        """AM-softmax logits for the hard-label loss when the cosine head has a margin m > 0."""
+        if y.is_floating_point():
+            return None
+        marked = apply_margin(self.model, logits, y)
+        return None if marked is logits else marked
+
     def train_step(self, x: torch.Tensor, y: torch.Tensor, teacher: TeacherOutput) -> str | None:
         """One optimiser step on (x, y); returns why the run diverged, or None.
 
@@ -119,6 +127,7 @@ class Student:
                     teacher_logits=teacher.logits,
                     student_feats=self.hooks.features if self.hooks else {},
                     teacher_feats=teacher.feats,
+                    margin_logits=self.margin_logits(logits, y),
                 )
                 terms = self.losses(ctx)
             total = sum(terms.values())

@@ -331,6 +331,8 @@ class _Group:
                 prof = profile_model(copy.deepcopy(model).eval(), int(self.probe.shape[-1]),
                                      in_channels=int(self.probe.shape[1]))
             out["flops"] = float(prof["flops"])
+            out["madds"] = float(prof["madds"])
+            out["micronet_score"] = float(prof["micronet_score"])
         except Exception as e:  # noqa: BLE001 - a summary extra must not fail a trained run
             log.warning("%s: could not profile the student (%s)", run.workdir, e)
         return out

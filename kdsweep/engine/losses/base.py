@@ -33,6 +33,9 @@ class LossContext:
     teacher_logits: torch.Tensor | None = None
     student_feats: dict[str, torch.Tensor] = field(default_factory=dict)
     teacher_feats: dict[str, torch.Tensor] = field(default_factory=dict)
+    # The student's logits with the cosine head's additive margin on the target class
+    # (AM-softmax); only the hard-label term uses them. None: no margin.
+    margin_logits: torch.Tensor | None = None
 
 
 class LossTerm(nn.Module):

@@ -35,7 +35,8 @@ class CrossEntropy(LossTerm):
 
     def value(self, ctx: LossContext) -> torch.Tensor:
         labels = ctx.labels if not ctx.labels.is_floating_point() else ctx.labels.float()
-        return F.cross_entropy(ctx.student_logits.float(), labels, label_smoothing=self.label_smoothing)
+        logits = ctx.student_logits if ctx.margin_logits is None else ctx.margin_logits
+        return F.cross_entropy(logits.float(), labels, label_smoothing=self.label_smoothing)
 
     def extra_repr(self) -> str:
         return f"weight={self.weight:g}, label_smoothing={self.label_smoothing:g}"

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from kdsweep.engine.losses import LossContext, build_losses
 from kdsweep.engine.losses.ce import CrossEntropy
@@ -43,3 +44,14 @@ def test_half_precision_logits_give_a_float32_loss():
     got = CrossEntropy().value(LossContext(logits, labels))
     assert got.dtype == torch.float32
     assert float(got) == pytest.approx(float(torch.nn.functional.cross_entropy(logits.float(), labels)))
+
+
+def test_ce_uses_the_margin_logits_when_the_head_has_a_margin():
+    """AM-softmax: the hard-label term sees s * (cos - m) on the target class; other terms do not."""
+    logits = torch.tensor([[2.0, 1.0, 0.0]])
+    labels = torch.tensor([0])
+    margin = logits - torch.tensor([[1.5, 0.0, 0.0]])
+    plain = CrossEntropy().value(LossContext(student_logits=logits, labels=labels))
+    with_margin = CrossEntropy().value(LossContext(student_logits=logits, labels=labels, margin_logits=margin))
+    assert with_margin.item() == pytest.approx(F.cross_entropy(margin, labels).item())
+    assert with_margin.item() > plain.item()
