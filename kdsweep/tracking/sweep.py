@@ -246,7 +246,8 @@ class SweepTracker:
                 exp = with_retry(self.client.get_experiment_by_name, self.name)  # created by a racing process
         if exp.lifecycle_stage != "active":
             raise UserError(f"the MLflow experiment {self.name!r} (id {exp.experiment_id}) in {self.uri} is deleted; "
-                            f"restore it (mlflow experiments restore --experiment-id {exp.experiment_id}) or remove "
+                            f"restore it (MLFLOW_TRACKING_URI={self.uri} mlflow experiments restore --experiment-id "
+                            f"{exp.experiment_id}) or remove "
                             f"it for good (mlflow gc --backend-store-uri {self.uri}) and run again")
         return exp.experiment_id
 

@@ -7,6 +7,7 @@ import json
 import pytest
 import yaml
 
+from kdsweep.errors import UserError
 from kdsweep.spec.dotted import flatten
 from kdsweep.tracking import names
 from kdsweep.tracking.logger import MlflowRunLogger
@@ -173,3 +174,13 @@ def test_params_fit_mlflow_limits(uri, plan, client, results_dir):
     logged = client.get_run(run_id).data.params
     assert {k: logged[k] for k in big} == {k: str(v) for k, v in big.items()}
     assert logged["student.kwargs.note"] == params["student.kwargs.note"]
+
+
+def test_deleted_experiment_is_a_user_error(uri, plan, client, results_dir):
+    tracker = SweepTracker(uri, plan, results_dir=results_dir)
+    client.delete_experiment(tracker.experiment_id)
+    with pytest.raises(UserError) as exc:
+        SweepTracker(uri, plan, results_dir=results_dir)
+    message = str(exc.value)
+    assert "\n" not in message and "is deleted" in message
+    assert f"mlflow experiments restore --experiment-id {tracker.experiment_id}" in message
