@@ -183,7 +183,9 @@ def check_quickstart(plan):
     assert baseline.depends_on == [] and baseline.config["loss"]["ce"]["weight"] == 1.0
     assert {r.config["student"]["arch"] for r in students} == {"digits_student"}
     assert {r.config["data"]["name"] for r in plan.runs} == {"digits"}
-    assert {r.config["epochs"] for r in plan.runs} == {15}
+    # the teacher trains 15 epochs on every image, the students 20 epochs on 300 of them
+    assert (stage.config["epochs"], stage.config["data"]["limit"]) == (15, None)
+    assert {(r.config["epochs"], r.config["data"]["limit"]) for r in students} == {(20, 300)}
     assert len(plan.groups) == 3
 
 
@@ -382,9 +384,12 @@ def check_food11_kd(plan):
     assert medium.config["data"]["train_transforms"] is None
 
 
-def _digits(run, epochs=12):
+def _digits(run):
+    """Students: 20 epochs on 300 images; teachers: 15 epochs on every image."""
     c = run.config
-    assert c["data"]["name"] == "digits" and c["data"]["batch_size"] == 64 and c["epochs"] == epochs
+    epochs, limit = (15, None) if c["student"]["arch"] == "digits_teacher" else (20, 300)
+    assert c["data"]["name"] == "digits" and c["data"]["batch_size"] == 64
+    assert (c["epochs"], c["data"]["limit"]) == (epochs, limit)
 
 
 def _by_seed(runs):
