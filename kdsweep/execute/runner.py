@@ -47,8 +47,10 @@ class RunOptions:
     worker_retries: int = 3  # Ray re-runs a job whose worker process died; it resumes from its checkpoint
     num_cpus: int | None = None  # local cluster only (tests)
     num_gpus: int | None = None  # local cluster only: fake GPUs for placement tests
+    threads: int | None = None  # inline: torch threads (default: torch's own choice)
     console: Console | None = None
     train_fn: Any = None  # tests: a stand-in for engine.train_group
+    inline: bool = False  # no Ray: jobs one after another in this process (debugging, smoke tests)
     ray_init_kwargs: dict = field(default_factory=dict)
 
 
@@ -86,8 +88,11 @@ def _hardware(slots: Slots) -> str:
 
     import ray
 
-    resources = ray.cluster_resources()
-    nodes = len([n for n in ray.nodes() if n.get("Alive")])
+    if ray.is_initialized():
+        resources = ray.cluster_resources()
+        nodes = len([n for n in ray.nodes() if n.get("Alive")])
+    else:  # inline
+        resources, nodes = {"CPU": float(os.cpu_count() or 1)}, 1
     gpu_names = ""
     try:
         import torch
@@ -121,9 +126,12 @@ def run_sweep(plan: Plan, opts: RunOptions) -> SweepOutcome:
             console.print(f"{plan.sweep.name}: all {len(plan.runs)} runs already finished in {uri}; "
                           "nothing to train (--rerun trains them again)")
             return SweepOutcome(EXIT_OK, statuses, reasons, uri)
-        _init_ray(opts)
-        slots = plan_slots(_cluster_resources(), jobs_per_gpu=opts.jobs_per_gpu, cpu_workers=opts.cpu_workers,
-                           force_cpu=opts.cpu)
+        if opts.inline:
+            slots = Slots(False, 0.0, float(os.cpu_count() or 1), 1, "inline: one job at a time in this process")
+        else:
+            _init_ray(opts)
+            slots = plan_slots(_cluster_resources(), jobs_per_gpu=opts.jobs_per_gpu, cpu_workers=opts.cpu_workers,
+                               force_cpu=opts.cpu)
         tracker.set_hardware(_hardware(slots))
         n_train = sum(len(j.runs) for j in jobs)
         console.print(f"{plan.sweep.name}: {n_train} run(s) to train in {len(jobs)} job(s), "
@@ -131,7 +139,8 @@ def run_sweep(plan: Plan, opts: RunOptions) -> SweepOutcome:
         finished_deps = {run.key: _finished_dep(prepared[run.key].run_id, uri, checkpoint_root, plan.sweep.name,
                                                 run.key)
                          for run in plan.runs if prepared[run.key].action == "skip"}
-        code = _execute(plan, jobs, finished_deps, slots, opts, uri, tracker, console, statuses, reasons)
+        execute = _execute_inline if opts.inline else _execute
+        code = execute(plan, jobs, finished_deps, slots, opts, uri, tracker, console, statuses, reasons)
     return SweepOutcome(code, statuses, reasons, uri, slots)
 
 
@@ -225,6 +234,37 @@ def _execute(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots:
     bad = [k for k, s in statuses.items() if s not in ("FINISHED", "skipped")]
     for key in bad:
         console.print(f"  {statuses[key].lower()}: {plan.by_key[key].name} ({key[:8]}): {reasons.get(key, '')}")
+    return EXIT_SOME_FAILED if bad else EXIT_OK
+
+
+def _execute_inline(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots: Slots, opts: RunOptions,
+                    uri: str, tracker: Any, console: Console, statuses: dict[str, str],
+                    reasons: dict[str, str]) -> int:
+    """The same jobs, in plan order, in this process: a debugger and a traceback see everything."""
+    from kdsweep.execute.worker import run_job
+
+    done: dict[str, dict] = dict(finished_deps)
+    try:
+        for job in jobs:
+            console.print(f"job {job.label}")
+            results = run_job({"id": job.id, "runs": [t.__dict__ for t in job.runs]}, done, uri=uri,
+                              threads=opts.threads, system_metrics=opts.system_metrics, retries=opts.retries,
+                              train_fn=opts.train_fn)
+            done.update(results)
+            for key, res in results.items():
+                statuses[key] = res["status"]
+                if res.get("reason"):
+                    reasons[key] = res["reason"]
+                console.print(f"  {plan.by_key[key].name}: {res['status']}"
+                              + (f" ({res['reason']})" if res.get("reason") else ""))
+    except KeyboardInterrupt:
+        for job in jobs:
+            for t in job.runs:
+                if t.key not in statuses:
+                    tracker.mark(t.run_id, "KILLED", reason="interrupted (Ctrl-C)")
+                    statuses[t.key] = "KILLED"
+        return EXIT_INTERRUPTED
+    bad = [k for k, s in statuses.items() if s not in ("FINISHED", "skipped")]
     return EXIT_SOME_FAILED if bad else EXIT_OK
 
 

@@ -13,12 +13,14 @@ from typing import Any
 
 from kdsweep.errors import UserError, did_you_mean
 from kdsweep.plan.keys import digest, run_key, short_key
+from kdsweep.spec.defaults import TEACHER_LOSSES
 from kdsweep.spec.dotted import flatten, set_path
 from kdsweep.spec.expand import axis_names, expand_points
 from kdsweep.spec.load import Sweep
 from kdsweep.spec.resolve import merge_stage, resolve_run_config
 
 TEACHER_MODEL_KEYS = ("arch", "num_classes", "cifar", "head", "kwargs")
+STUDENT_ONLY = ("teacher", *(f"loss.{term}" for term in TEACHER_LOSSES))
 
 
 @dataclass
@@ -206,6 +208,9 @@ def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
     order = _stage_order(sweep)
     for name in order:
         raw = merge_stage(sweep.base, sweep.stages[name])
+        for key, value in sweep.overrides.items():  # `-o epochs=1` means every run, stages too
+            if not key.startswith(STUDENT_ONLY):  # ... except what a stage never inherits
+                set_path(raw, key, value)
         config = _resolve(raw, f"stages.{name}", stage_runs, order)
         key = run_key(config)
         if key in seen:  # two stages that train the same thing are one run

@@ -145,3 +145,20 @@ def test_stage_with_point_of_its_own_model_is_reused(write_yaml):
     plan = plan_sweep(write_yaml(BASE + "stages:\n  big: {student: {arch: large}}\n" + point))
     assert len(plan.runs) == 1 and plan.runs[0].stage == "big"
     assert plan.runs[0].point == {"student.arch": "large", "loss.kd": None, "loss.hint": None}
+
+
+def test_overrides_reach_stages_but_not_their_teacher_or_kd(tmp_path):
+    """`-o epochs=1` shortens a 300-epoch stage too; `-o loss.kd.T=2` leaves the stages alone."""
+    from kdsweep.plan import plan_sweep
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\n"
+        "base: {epochs: 50, student: {arch: digits_student}, teacher: {run: big}, loss: {kd: {T: 4}}}\n"
+        "stages: {big: {epochs: 300, data: {name: digits}, student: {arch: digits_teacher}}}\n"
+    )
+    plan = plan_sweep(path, ["epochs=1", "data.name=fake", "loss.kd.T=2"])
+    stage, student = plan.runs
+    assert stage.config["epochs"] == 1 and stage.config["data"]["name"] == "fake"
+    assert "kd" not in stage.config["loss"] and stage.config["teacher"] is None
+    assert student.config["epochs"] == 1 and student.config["loss"]["kd"]["T"] == 2

@@ -133,11 +133,12 @@ def test_root_override_keeps_keys(write_yaml):
     assert moved.runs[1].config["device"] == "cpu" and moved.runs[1].config["train"]["threads"] == 3
 
 
-def test_override_applies_before_stage_body(write_yaml):
-    """-o sets the base; a stage body that names the key keeps its own value."""
+def test_override_applies_over_stage_body(write_yaml):
+    """-o sets every run: a stage body that names the key is overridden too (smoke runs stay short)."""
     path = write_yaml(KD.replace("student: {arch: b}", "student: {arch: b}\n    epochs: 9"))
-    plan = plan_sweep(path, ["epochs=1"])
-    assert [r.config["epochs"] for r in plan.runs] == [9, 1]
+    assert [r.config["epochs"] for r in plan_sweep(path).runs] == [9, 3]
+    plan = plan_sweep(path, ["epochs=2"])
+    assert [r.config["epochs"] for r in plan.runs] == [2, 2]
 
 
 def test_override_removes_kd(write_yaml):
