@@ -64,10 +64,14 @@ class SweepOutcome:
 
 
 def _init_ray(opts: RunOptions) -> None:
+    import logging
+
     import ray
 
     if ray.is_initialized():
         return
+    # Ray's local cluster announces its (default, wanted) token authentication on every start.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     address = opts.address or os.environ.get("RAY_ADDRESS")
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": True,
                               "logging_level": "warning", **opts.ray_init_kwargs}
