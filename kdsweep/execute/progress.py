@@ -77,7 +77,7 @@ class LiveView:
     def __init__(self, sweep: str, runs: list[RunView], console: Console | None = None):
         self.sweep = sweep
         self.runs = {r.key: r for r in runs}
-        self.console = console or Console(stderr=True)
+        self.console = console or Console(stderr=True, soft_wrap=True)
         self.plain = not self.console.is_terminal
         self._printed: set[tuple] = set()
         self.started = time.time()

@@ -113,7 +113,7 @@ def run_sweep(plan: Plan, opts: RunOptions) -> SweepOutcome:
     from kdsweep.tracking.store import check_store, resolve_tracking_uri
     from kdsweep.tracking.sweep import SweepTracker
 
-    console = opts.console or Console(stderr=True)
+    console = opts.console or Console(stderr=True, soft_wrap=True)
     results_dir = Path(opts.results_dir)
     uri = resolve_tracking_uri(opts.tracking_uri, results_dir)
     preflight(plan, local=not (opts.address or os.environ.get("RAY_ADDRESS")))
