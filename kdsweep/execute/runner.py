@@ -124,6 +124,9 @@ def run_sweep(plan: Plan, opts: RunOptions) -> SweepOutcome:
     with tracker.lock(force=opts.force):
         prepared = tracker.prepare(plan.runs, rerun=opts.rerun)
         jobs = build_jobs(plan, prepared, checkpoint_root)
+        if opts.cpu:  # a CPU job on a GPU machine must not pick up a GPU by itself
+            for ticket in (t for job in jobs for t in job.runs):
+                ticket.config["device"] = "cpu"
         statuses = {k: "skipped" for k, p in prepared.items() if p.action == "skip"}
         reasons: dict[str, str] = {}
         if not jobs:
