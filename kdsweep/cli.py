@@ -80,7 +80,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kdsweep", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="kdsweep",
+        description="Knowledge-distillation sweeps from YAML: plan them, train them on every GPU (or the CPU) "
+                    "with Ray, track them in MLflow, and print the write-ups' tables.",
+        epilog="Start with: kdsweep plan sweeps/quickstart.yaml, then kdsweep run / table.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("plan", help="expand a sweep into runs and show them (no training)")
