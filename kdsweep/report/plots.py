@@ -43,7 +43,7 @@ def heatmap(table: RenderedTable, path: Path) -> Path:
     matrix = table.matrix
     values = matrix.to_numpy(dtype=float)
     n_rows, n_cols = values.shape
-    fig = Figure(figsize=(1.2 + 1.1 * n_cols, 1.0 + 0.6 * n_rows))
+    fig = Figure(figsize=(2.0 + 1.3 * n_cols, 1.4 + 0.8 * n_rows))
     ax = fig.add_subplot()
     masked = np.ma.masked_invalid(values)
     image = ax.imshow(masked, cmap="viridis", aspect="auto")
@@ -55,7 +55,7 @@ def heatmap(table: RenderedTable, path: Path) -> Path:
                 continue
             cell = table.columns[j + 1].cells[i]
             shade = (values[i, j] - lo) / (hi - lo) if hi > lo else 0.5
-            ax.text(j, i, cell.text + cell.note, ha="center", va="center", fontsize=9,
+            ax.text(j, i, (cell.text + cell.note).replace(" ± ", "\n± "), ha="center", va="center", fontsize=9,
                     color="black" if shade > 0.6 else "white", fontweight="bold" if cell.bold else "normal")
     ax.set_xticks(range(n_cols), [_plain(str(c)) for c in matrix.columns])
     ax.set_yticks(range(n_rows), [_plain(str(r)) for r in matrix.index])
