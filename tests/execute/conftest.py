@@ -16,9 +16,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def ray_local():
-    """A fresh local Ray cluster with 2 CPUs, shut down after the test."""
+    """A local Ray cluster with 2 CPUs shared by a module's tests (starting one costs ~6 s)."""
     import ray
 
     ray.shutdown()

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.slow
 
 BODY = """
 base:
-  epochs: 6
-  data: {name: digits, batch_size: 32, workers: 0, limit: 600, val_limit: 120}
+  epochs: 4
+  data: {name: digits, batch_size: 32, workers: 0, limit: 320, val_limit: 120}
   student: {arch: digits_student}
 grid:
   optim.lr: [0.02, 0.05]
@@ -63,5 +63,4 @@ def test_ctrl_c_kills_then_the_same_command_resumes(workdir):
     assert {n: r.info.run_id for n, r in second.items()} == {n: r.info.run_id for n, r in first.items()}
     for run in second.values():
         assert run.info.status == "FINISHED"
-        assert [s for s, _ in history(uri, run.info.run_id, "val_acc1")][-1] == 6
-        assert sorted({s for s, _ in history(uri, run.info.run_id, "val_acc1")}) == [1, 2, 3, 4, 5, 6]
+        assert sorted({s for s, _ in history(uri, run.info.run_id, "val_acc1")}) == [1, 2, 3, 4]

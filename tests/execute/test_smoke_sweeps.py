@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 SWEEPS = Path(__file__).parents[2] / "sweeps"
 FULL_SCALE = sorted(p.name for p in SWEEPS.glob("*.yaml"))
-SMOKE = ["data.name=fake", "data.limit=64", "data.val_limit=32", "epochs=1", "data.workers=0"]
+SMOKE = ["data.name=fake", "data.limit=16", "data.val_limit=16", "data.input_size=16", "epochs=1", "data.workers=0"]
 
 
 def teacher_checkpoint(tmp_path: Path) -> str:
