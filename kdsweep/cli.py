@@ -39,7 +39,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     opts = RunOptions(tracking_uri=args.tracking_uri, address=args.address, gpus=args.gpus,
                       jobs_per_gpu=args.jobs_per_gpu, cpu_workers=args.cpu_workers, cpu=args.cpu,
                       rerun=args.rerun, retries=args.retries, checkpoint_dir=args.checkpoint_dir,
-                      system_metrics=not args.no_system_metrics, force=args.force, inline=args.inline)
+                      system_metrics=not args.no_system_metrics, force=args.force, inline=args.inline,
+                      dashboard=args.dashboard, ray_logs=args.ray_logs)
     outcome = run_sweep(plan, opts)
     if outcome.exit_code == 0:
         print(f"results: kdsweep table {args.sweep}   |   browse: kdsweep ui   (store {outcome.uri})")
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="resume checkpoints (default results/checkpoints; on a cluster: a shared directory)")
     p.add_argument("--no-system-metrics", action="store_true", help="do not log CPU / memory / GPU usage")
     p.add_argument("--force", action="store_true", help="take the sweep's lock even if another run holds it")
+    p.add_argument("--dashboard", action="store_true", help="start Ray's dashboard with the local cluster")
+    p.add_argument("--ray-logs", action="store_true", help="show the workers' output and Ray's own logs")
     p.add_argument("--inline", action="store_true",
                    help="no Ray: train the jobs one after another in this process (debugging)")
     p.set_defaults(func=cmd_run)

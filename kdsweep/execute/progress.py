@@ -125,7 +125,9 @@ class LiveView:
         if stamp in self._printed:
             return
         self._printed.add(stamp)
-        if view.state == "running":
+        if view.state == "running" and view.epoch == 0:
+            text = f"[{view.slot}] {view.name}: started ({view.epochs} epochs)"
+        elif view.state == "running":
             text = (f"[{view.slot}] {view.name}: epoch {view.epoch}/{view.epochs} "
                     f"val_acc1 {_acc(view.val_acc1)} best {_acc(view.best)}")
         else:

@@ -51,6 +51,8 @@ class RunOptions:
     console: Console | None = None
     train_fn: Any = None  # tests: a stand-in for engine.train_group
     inline: bool = False  # no Ray: jobs one after another in this process (debugging, smoke tests)
+    dashboard: bool = False  # Ray's dashboard for the local cluster (quiet by default)
+    ray_logs: bool = False  # forward workers' stdout / stderr and Ray's info logs
     ray_init_kwargs: dict = field(default_factory=dict)
 
 
@@ -73,8 +75,9 @@ def _init_ray(opts: RunOptions) -> None:
     # Ray's local cluster announces its (default, wanted) token authentication on every start.
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     address = opts.address or os.environ.get("RAY_ADDRESS")
-    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": True,
-                              "logging_level": "warning", **opts.ray_init_kwargs}
+    kwargs: dict[str, Any] = {"include_dashboard": opts.dashboard, "log_to_driver": opts.ray_logs,
+                              "configure_logging": True, "logging_level": "info" if opts.ray_logs else "warning",
+                              **opts.ray_init_kwargs}
     if address:
         ray.init(address=address, **kwargs)
         return

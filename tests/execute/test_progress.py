@@ -44,3 +44,9 @@ def test_plain_output_prints_one_line_per_change():
     live.set_state("k1", "FINISHED")
     lines = out.getvalue().splitlines()
     assert lines == ["[cpu 7] T=2: epoch 1/4 val_acc1 10.00 best 10.00", "T=2: FINISHED"]
+
+
+def test_plain_output_says_when_a_run_starts():
+    live, out = view(plain=True)
+    live.merge({"k2": {"slot": "gpu 1", "state": "RUNNING"}})
+    assert out.getvalue().splitlines() == ["[gpu 1] T=4: started (4 epochs)"]
