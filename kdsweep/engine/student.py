@@ -26,7 +26,7 @@ from kdsweep.engine.features import FeatureHooks
 from kdsweep.engine.logger import RunLogger
 from kdsweep.engine.losses import LossContext
 from kdsweep.engine.models import apply_freeze_mode, build_model
-from kdsweep.engine.models.heads import apply_margin
+from kdsweep.engine.models.heads import apply_margin, cosine_head_of
 from kdsweep.engine.optim import build_optimizer, clip_gradients
 from kdsweep.engine.schedules import build_schedule
 
@@ -109,7 +109,7 @@ class Student:
         """AM-softmax logits for the hard-label loss when the cosine head has a margin m > 0."""
         if y.is_floating_point():
             return None
-        marked = apply_margin(self.model, logits, y)
+        marked = apply_margin(self.margin_head, logits, y)
         return None if marked is logits else marked
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, teacher: TeacherOutput) -> str | None:
@@ -279,6 +279,8 @@ def build_student(
     losses.to(device)
     s.rng = runtime.RngStream(device)
     s.model, s.losses, s.hooks = model, losses, hooks
+    head = cosine_head_of(model)
+    s.margin_head = head if head is not None and head.margin != 0.0 else None
     s.forward = torch.compile(model) if config["train"].get("compile") else model
     s.trainable = [p for p in [*model.parameters(), *losses.parameters()] if p.requires_grad]
     s.optimizer = build_optimizer(config["optim"], s.trainable, where="optim")

@@ -38,6 +38,10 @@ class Job:
     def keys(self) -> list[str]:
         return [r.key for r in self.runs]
 
+    def payload(self) -> dict:
+        """Plain data for the worker (picklable, any node)."""
+        return {"id": self.id, "runs": [dict(t.__dict__) for t in self.runs]}
+
     @property
     def label(self) -> str:
         names = ", ".join(r.name for r in self.runs)

@@ -192,8 +192,7 @@ def _execute(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots:
                 ready[key] = finished_deps[key]
             else:  # the stage is neither planned to train now nor finished: it failed to be created
                 ready[key] = {"status": "NOT_RUN", "reason": "stage missing from the store"}
-        payload = {"id": job.id, "runs": [t.__dict__ for t in job.runs]}
-        ref = remote_job.remote(payload, ready, *deps, uri=uri, board=board, threads=slots.threads,
+        ref = remote_job.remote(job.payload(), ready, *deps, uri=uri, board=board, threads=slots.threads,
                                 system_metrics=opts.system_metrics, retries=opts.retries, train_fn=opts.train_fn)
         refs[ref] = job
         job_ref[job.id] = ref
@@ -213,10 +212,7 @@ def _execute(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots:
             live_view.merge(ray.get(board.snapshot.remote()))
             for ref in done:
                 job = refs.pop(ref)
-                for key, res in _collect(ref, job, uri).items():
-                    statuses[key] = res["status"]
-                    if res.get("reason"):
-                        reasons[key] = res["reason"]
+                for key, res in _record(_collect(ref, job, uri), statuses, reasons).items():
                     live_view.set_state(key, res["status"], res.get("reason"))
             if live:
                 live.update(live_view.render())
@@ -224,27 +220,19 @@ def _execute(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots:
         interrupted = True
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
         console.print("interrupted: cancelling running jobs; `kdsweep run` again resumes them")
-        for ref, job in list(refs.items()):
+        for ref in list(refs):
             try:
                 ray.cancel(ref, force=True)
             except Exception:
                 pass
-            for t in job.runs:
-                if statuses.get(t.key) not in ("FINISHED", "FAILED", "NOT_RUN"):
-                    tracker.mark(t.run_id, "KILLED", reason="interrupted (Ctrl-C)")
-                    statuses[t.key] = "KILLED"
+        _mark_killed(list(refs.values()), tracker, statuses)
     finally:
         if live:
             live.update(live_view.render())
             live.stop()
         signal.signal(signal.SIGINT, previous)
     console.print(live_view.summary_line())
-    if interrupted:
-        return EXIT_INTERRUPTED
-    bad = [k for k, s in statuses.items() if s not in ("FINISHED", "skipped")]
-    for key in bad:
-        console.print(f"  {statuses[key].lower()}: {plan.by_key[key].name} ({key[:8]}): {reasons.get(key, '')}")
-    return EXIT_SOME_FAILED if bad else EXIT_OK
+    return EXIT_INTERRUPTED if interrupted else _exit_code(plan, statuses, reasons, console)
 
 
 def _execute_inline(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots: Slots, opts: RunOptions,
@@ -257,24 +245,41 @@ def _execute_inline(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict],
     try:
         for job in jobs:
             console.print(f"job {job.label}")
-            results = run_job({"id": job.id, "runs": [t.__dict__ for t in job.runs]}, done, uri=uri,
-                              threads=opts.threads, system_metrics=opts.system_metrics, retries=opts.retries,
-                              train_fn=opts.train_fn)
-            done.update(results)
+            results = run_job(job.payload(), done, uri=uri, threads=opts.threads,
+                              system_metrics=opts.system_metrics, retries=opts.retries, train_fn=opts.train_fn)
+            done.update(_record(results, statuses, reasons))
             for key, res in results.items():
-                statuses[key] = res["status"]
-                if res.get("reason"):
-                    reasons[key] = res["reason"]
                 console.print(f"  {plan.by_key[key].name}: {res['status']}"
                               + (f" ({res['reason']})" if res.get("reason") else ""))
     except KeyboardInterrupt:
-        for job in jobs:
-            for t in job.runs:
-                if t.key not in statuses:
-                    tracker.mark(t.run_id, "KILLED", reason="interrupted (Ctrl-C)")
-                    statuses[t.key] = "KILLED"
+        _mark_killed(jobs, tracker, statuses)
         return EXIT_INTERRUPTED
+    return _exit_code(plan, statuses, reasons, console)
+
+
+def _record(results: dict[str, dict], statuses: dict[str, str], reasons: dict[str, str]) -> dict[str, dict]:
+    """Keep each run's final status and reason; returns the results for chaining."""
+    for key, res in results.items():
+        statuses[key] = res["status"]
+        if res.get("reason"):
+            reasons[key] = res["reason"]
+    return results
+
+
+def _mark_killed(jobs: list[Job], tracker: Any, statuses: dict[str, str]) -> None:
+    """Runs of interrupted jobs that had not ended are KILLED; the next `kdsweep run` resumes them."""
+    for job in jobs:
+        for t in job.runs:
+            if statuses.get(t.key) not in ("FINISHED", "FAILED", "NOT_RUN"):
+                tracker.mark(t.run_id, "KILLED", reason="interrupted (Ctrl-C)")
+                statuses[t.key] = "KILLED"
+
+
+def _exit_code(plan: Plan, statuses: dict[str, str], reasons: dict[str, str], console: Console) -> int:
+    """0 when every run finished (or had finished before), else 1, listing the others with reasons."""
     bad = [k for k, s in statuses.items() if s not in ("FINISHED", "skipped")]
+    for key in bad:
+        console.print(f"  {statuses[key].lower()}: {plan.by_key[key].name} ({key[:8]}): {reasons.get(key, '')}")
     return EXIT_SOME_FAILED if bad else EXIT_OK
 
 

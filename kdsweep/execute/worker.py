@@ -123,16 +123,21 @@ def run_job(job: dict, *dep_results: dict, uri: str, board: Any = None, threads:
     slot = slot_name()
     node = socket.gethostname()
     results: dict[str, dict] = {}
+
+    def result(run: dict, status: str, reason: str | None, **extra: Any) -> dict:
+        """What dependants and the driver read: where the run's checkpoints are, and how it ended."""
+        return {"workdir": run["workdir"], "run_id": run["run_id"], "uri": uri, "slot": slot,
+                "status": status, "reason": reason, **extra}
+
     trainable = []
     for run in job["runs"]:
-        base = {"workdir": run["workdir"], "run_id": run["run_id"], "uri": uri, "slot": slot}
         config = run["config"]
         if threads:
             config["train"]["threads"] = threads
         why = _missing_dependency(config, deps)
         if why:
             mark_run(uri, run["run_id"], "NOT_RUN", reason=why)
-            results[run["key"]] = {**base, "status": "NOT_RUN", "reason": why}
+            results[run["key"]] = result(run, "NOT_RUN", why)
             if board is not None:
                 board.update.remote(run["key"], {"state": "NOT_RUN", "reason": why, "slot": slot})
             continue
@@ -166,15 +171,13 @@ def run_job(job: dict, *dep_results: dict, uri: str, board: Any = None, threads:
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
             for run, _ in pending:
                 mark_run(uri, run["run_id"], "FAILED", reason=reason, traceback=text)
-                results[run["key"]] = {"workdir": run["workdir"], "run_id": run["run_id"], "uri": uri,
-                                       "status": "FAILED", "reason": reason, "slot": slot}
+                results[run["key"]] = result(run, "FAILED", reason)
             failed = pending
         else:
             for (run, logger), outcome in zip(pending, outcomes, strict=True):
                 logger.inner.set_tags({"kdsweep.ended": f"{time.time():.3f}", "kdsweep.attempts": str(attempt + 1)})
-                results[run["key"]] = {"workdir": run["workdir"], "run_id": run["run_id"], "uri": uri,
-                                       "slot": slot, "status": outcome.status, "reason": outcome.reason,
-                                       "best_val_acc1": outcome.best_val_acc1}
+                results[run["key"]] = result(run, outcome.status, outcome.reason,
+                                             best_val_acc1=outcome.best_val_acc1)
                 if outcome.status == "FAILED":
                     failed.append((run, logger))
         pending = failed

@@ -14,7 +14,7 @@ from typing import Any
 from kdsweep.errors import UserError, did_you_mean
 from kdsweep.plan.keys import digest, run_key, short_key
 from kdsweep.spec.defaults import TEACHER_LOSSES
-from kdsweep.spec.dotted import flatten, set_path
+from kdsweep.spec.dotted import set_path
 from kdsweep.spec.expand import axis_names, expand_points
 from kdsweep.spec.load import Sweep
 from kdsweep.spec.resolve import merge_stage, resolve_run_config
@@ -58,14 +58,6 @@ class Plan:
         for run in self.runs:
             out.setdefault(run.group, []).append(run)
         return out
-
-    def varying_keys(self) -> list[str]:
-        """Dotted config keys whose values differ between runs (what a table or name should show)."""
-        flats = [flatten(r.config) for r in self.runs]
-        keys: list[str] = []
-        for flat in flats:
-            keys.extend(k for k in flat if k not in keys)
-        return [k for k in keys if len({repr(f.get(k)) for f in flats}) > 1]
 
 
 def format_value(value: Any) -> str:

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kdsweep.plan.build import Plan, format_value
-from kdsweep.spec.dotted import flatten
+from kdsweep.spec.dotted import flatten, get_path
 
 
 def plan_table(plan: Plan) -> Table:
@@ -31,7 +31,7 @@ def plan_table(plan: Plan) -> Table:
             elif run.stage:
                 cells.append("")
             else:
-                cells.append(format_value(flat.get(key, _subtree(run.config, key))))
+                cells.append(format_value(flat.get(key, get_path(run.config, key))))
         needs = ",".join(short.get(k, k[:8]) for k in run.depends_on)
         table.add_row(run.stage or "-", run.short, run.group, needs or "-", *cells)
     return table
@@ -52,15 +52,6 @@ def shown_keys(plan: Plan) -> list[str]:
     derived = ("teacher.", "loss.ce.weight")
     extra = [k for k in varying if not covered(k) and not k.startswith(derived)]
     return list(plan.axes) + extra
-
-
-def _subtree(config: dict, key: str):
-    node = config
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
 
 
 def print_plan(plan: Plan, *, as_json: bool = False, console: Console | None = None) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.entities import Run, ViewType
+from mlflow.entities import Run
 
 from kdsweep.plan.build import Plan, PlannedRun, run_name
 from kdsweep.spec.dotted import flatten
@@ -30,6 +30,7 @@ from kdsweep.tracking.names import (
     TAG_STATUS,
 )
 from kdsweep.tracking.store import open_client, with_retry
+from kdsweep.tracking.sweep import search_all
 
 # What a cell says for a run that has no number (yet). Tags carry the upper-case names.
 STATUS_WORDS = {
@@ -68,18 +69,6 @@ class SweepRecord:
         return (self.parent.data.tags.get(TAG_HARDWARE, "") if self.parent else "") or ""
 
 
-def _search_all(client: MlflowClient, experiment_id: str) -> list[Run]:
-    runs: list[Run] = []
-    token = None
-    while True:
-        page = with_retry(client.search_runs, [experiment_id], run_view_type=ViewType.ACTIVE_ONLY,
-                          max_results=1000, page_token=token)
-        runs.extend(page)
-        token = page.token
-        if not token:
-            return runs
-
-
 def read_sweep(uri: str, plan: Plan) -> SweepRecord:
     """One search over the sweep's experiment (named after the sweep); no experiment is not an error."""
     client = open_client(uri)
@@ -88,7 +77,7 @@ def read_sweep(uri: str, plan: Plan) -> SweepRecord:
         return SweepRecord(client=client, experiment_id=None)
     record = SweepRecord(client=client, experiment_id=experiment.experiment_id)
     parents = []
-    for run in _search_all(client, experiment.experiment_id):
+    for run in search_all(client, experiment.experiment_id):
         tags = run.data.tags
         if tags.get(TAG_ROLE) == "sweep":
             parents.append(run)

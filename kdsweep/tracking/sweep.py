@@ -130,7 +130,8 @@ def log_params_tags(client: MlflowClient, run_id: str, params: dict[str, str], t
 # Reading ------------------------------------------------------------------------------------------
 
 
-def search_all(client: MlflowClient, experiment_id: str, filter_string: str, order_by: list[str]) -> list[Run]:
+def search_all(client: MlflowClient, experiment_id: str, filter_string: str = "",
+               order_by: list[str] | None = None) -> list[Run]:
     """Every active run matching the filter, following MLflow's pages."""
     runs: list[Run] = []
     token = None

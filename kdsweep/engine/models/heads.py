@@ -57,9 +57,12 @@ def cosine_head_of(model: nn.Module) -> CosineHead | None:
     return found
 
 
-def apply_margin(model: nn.Module, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """s * (cos - m * onehot(target)): the additive-margin logits for the training loss."""
-    head = cosine_head_of(model)
+def apply_margin(model: nn.Module | CosineHead | None, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """s * (cos - m * onehot(target)): the additive-margin logits for the training loss.
+
+    Takes the model, or its head already found (the training step passes the head, so it
+    does not walk every module per batch)."""
+    head = model if isinstance(model, CosineHead) or model is None else cosine_head_of(model)
     if head is None or head.margin == 0.0:
         return logits
     onehot = F.one_hot(target, logits.shape[1]).to(logits.dtype)
