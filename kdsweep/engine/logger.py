@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from kdsweep.status import RunStatus
+
 
 class RunLogger(Protocol):
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
@@ -19,8 +21,9 @@ class RunLogger(Protocol):
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         """A file worth keeping with the run (best checkpoint, learning curve, resolved config)."""
 
-    def set_status(self, status: str, reason: str | None = None) -> None:
-        """RUNNING, FINISHED, FAILED (with a one-line reason) or STOPPED (early stop)."""
+    def set_status(self, status: RunStatus, reason: str | None = None) -> None:
+        """RUNNING, then FINISHED (the reason says why it stopped early, if it did), FAILED
+        (with a one-line reason) or KILLED."""
 
 
 @dataclass
@@ -30,7 +33,7 @@ class MemoryLogger:
     epochs: list[dict[str, float]] = field(default_factory=list)
     summary: dict[str, float] = field(default_factory=dict)
     artifacts: list[tuple[str, str | None]] = field(default_factory=list)
-    statuses: list[tuple[str, str | None]] = field(default_factory=list)
+    statuses: list[tuple[RunStatus, str | None]] = field(default_factory=list)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         if step is None:
@@ -41,5 +44,5 @@ class MemoryLogger:
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         self.artifacts.append((str(path), artifact_path))
 
-    def set_status(self, status: str, reason: str | None = None) -> None:
+    def set_status(self, status: RunStatus, reason: str | None = None) -> None:
         self.statuses.append((status, reason))

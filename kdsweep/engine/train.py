@@ -45,6 +45,7 @@ from kdsweep.engine.losses import build_losses
 from kdsweep.engine.models import build_model, load_weights
 from kdsweep.engine.student import Student, TeacherOutput, build_student
 from kdsweep.errors import UserError
+from kdsweep.status import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ SHARED_KEYS = ("teacher", "data", "seed", "epochs")
 class RunResult:
     """What a run ended with. `metrics` is the summary the logger received."""
 
-    status: str  # FINISHED | FAILED | KILLED
+    status: RunStatus  # FINISHED | FAILED | KILLED
     reason: str | None = None
     best_val_acc1: float | None = None
     best_epoch: int | None = None
@@ -108,7 +109,7 @@ def train_group(
     runs = [_Run(c, Path(w), lg) for c, w, lg in zip(configs, workdirs, loggers, strict=True)]
     for run in runs:
         run.workdir.mkdir(parents=True, exist_ok=True)
-        run.logger.set_status("RUNNING")
+        run.logger.set_status(RunStatus.RUNNING)
     try:
         _Group(runs, device, should_stop).train()
     except Exception as e:
@@ -116,7 +117,7 @@ def train_group(
         reason = f"{type(e).__name__}: {e}".splitlines()[0][:300]
         for run in runs:
             if run.result is None:
-                run.logger.set_status("FAILED", reason)
+                run.logger.set_status(RunStatus.FAILED, reason)
         log.error("group failed:\n%s", traceback.format_exc())
         raise
     return [run.result for run in runs]  # type: ignore[misc]
@@ -151,7 +152,7 @@ class _Group:
             try:
                 loss_sets[id(run)] = build_losses(run.config["loss"], where="loss")
             except UserError as e:
-                self._finish(run, "FAILED", str(e))
+                self._finish(run, RunStatus.FAILED, str(e))
         needing = [ls for ls in loss_sets.values() if ls.needs_teacher]
         teacher_probe: dict[str, torch.Tensor] = {}
         if needing:
@@ -169,7 +170,7 @@ class _Group:
                 self._build_student(run, loss_sets[id(run)], teacher_probe)
         for run in self.runs:
             if run.active and (run.student.stop_reason or run.student.epoch >= self.epochs):
-                self._finish(run, "FINISHED", run.student.stop_reason)  # ended in an earlier session
+                self._finish(run, RunStatus.FINISHED, run.student.stop_reason)  # ended in an earlier session
         self._loop()
 
     def _probe_input(self) -> torch.Tensor:
@@ -219,7 +220,7 @@ class _Group:
                 run.student.load_state_dict(state)
                 log.info("%s: resuming after epoch %d", run.workdir, run.student.epoch)
         except UserError as e:
-            self._finish(run, "FAILED", str(e))
+            self._finish(run, RunStatus.FAILED, str(e))
 
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
@@ -239,7 +240,7 @@ class _Group:
                 return
         for run in self.runs:
             if run.active:
-                self._finish(run, "FINISHED", None)
+                self._finish(run, RunStatus.FINISHED, None)
 
     def _train_epoch(self, epoch: int, runs: list[_Run]) -> bool:
         """One epoch for `runs`; False when the group was asked to stop."""
@@ -261,7 +262,7 @@ class _Group:
             for run in stepping:
                 why = run.student.train_step(x, y, teacher_out)
                 if why is not None:
-                    self._finish(run, "FAILED", f"diverged at epoch {epoch} step {step}: {why}")
+                    self._finish(run, RunStatus.FAILED, f"diverged at epoch {epoch} step {step}: {why}")
             teacher_out = None
         train_s = time.perf_counter() - t0
         evaluating = [r for r in runs if r.active]
@@ -298,11 +299,11 @@ class _Group:
         run.logger.log_metrics(metrics, step=epoch)
         checkpoint.save_last(run.workdir, s.state_dict())
         if s.stop_reason:
-            self._finish(run, "FINISHED", s.stop_reason)
+            self._finish(run, RunStatus.FINISHED, s.stop_reason)
 
     # Endings -------------------------------------------------------------------------
 
-    def _finish(self, run: _Run, status: str, reason: str | None) -> None:
+    def _finish(self, run: _Run, status: RunStatus, reason: str | None) -> None:
         """Summary, artifacts and final status for a run that has ended (not for KILLED)."""
         s = run.student
         summary: dict[str, float] = {}
@@ -340,7 +341,7 @@ class _Group:
     def _fail_all(self, reason: str) -> None:
         for run in self.runs:
             if run.result is None:
-                self._finish(run, "FAILED", reason)
+                self._finish(run, RunStatus.FAILED, reason)
 
     def _kill(self, epoch: int, step: int) -> None:
         """Stop now: last.pt already holds each run's last finished epoch, so nothing is written."""
@@ -348,11 +349,11 @@ class _Group:
             if run.result is None:
                 done = run.student.epoch if run.student else 0
                 reason = f"stopped at epoch {epoch} step {step}; resumes after epoch {done}"
-                run.logger.set_status("KILLED", reason)
-                run.result = _result(run, "KILLED", reason, {})
+                run.logger.set_status(RunStatus.KILLED, reason)
+                run.result = _result(run, RunStatus.KILLED, reason, {})
 
 
-def _result(run: _Run, status: str, reason: str | None, summary: dict[str, float]) -> RunResult:
+def _result(run: _Run, status: RunStatus, reason: str | None, summary: dict[str, float]) -> RunResult:
     s, best = run.student, run.workdir / checkpoint.BEST
     seen = s is not None and bool(s.history)
     return RunResult(

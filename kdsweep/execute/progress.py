@@ -15,6 +15,19 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from kdsweep.status import RunStatus
+
+# The live view's own words beside RunStatus: a run not started in this session yet, and one
+# that had finished in an earlier `kdsweep run` (so it is not trained again).
+WAITING = "waiting"
+SKIPPED = "skipped"
+FINAL = (*(s for s in RunStatus if s.is_finished()), SKIPPED)
+
+
+def state_word(state: str) -> str:
+    known = RunStatus.parse(state)
+    return known.word if known else state
+
 
 class ProgressBoard:
     """Latest event per run key; wrapped with ray.remote by the runner."""
@@ -43,7 +56,7 @@ class RunView:
     key: str
     name: str
     epochs: int
-    state: str = "waiting"  # waiting | running | FINISHED | FAILED | NOT_RUN | KILLED | skipped
+    state: str = WAITING  # WAITING, SKIPPED or a RunStatus
     slot: str = ""
     epoch: int = 0
     val_acc1: float | None = None
@@ -53,7 +66,7 @@ class RunView:
     epoch_s: list[float] = field(default_factory=list)
 
     def eta_s(self) -> float | None:
-        if not self.epoch_s or self.state != "running":
+        if not self.epoch_s or self.state != RunStatus.RUNNING:
             return None
         return sum(self.epoch_s[-3:]) / len(self.epoch_s[-3:]) * max(self.epochs - self.epoch, 0)
 
@@ -72,7 +85,7 @@ def _acc(x: float | None) -> str:
 class LiveView:
     """Merges board snapshots into RunViews and renders them (rich when a TTY, else plain lines)."""
 
-    FINAL = ("FINISHED", "FAILED", "NOT_RUN", "KILLED", "skipped")
+    FINAL = FINAL
 
     def __init__(self, sweep: str, runs: list[RunView], console: Console | None = None):
         self.sweep = sweep
@@ -99,12 +112,12 @@ class LiveView:
             if event.get("best") is not None:
                 view.best = float(event["best"])
             state = event.get("state")
-            if state == "RUNNING" and view.state not in self.FINAL:
-                view.state = "running"
+            if state == RunStatus.RUNNING and view.state not in self.FINAL:
+                view.state = RunStatus.RUNNING
             elif state in self.FINAL:
                 view.state = state
             elif event.get("epoch") and view.state not in self.FINAL:
-                view.state = "running"
+                view.state = RunStatus.RUNNING
             if event.get("reason"):
                 view.reason = event["reason"]
             if self.plain and (view.state, view.epoch) != before:
@@ -125,9 +138,9 @@ class LiveView:
         if stamp in self._printed:
             return
         self._printed.add(stamp)
-        if view.state == "running" and view.epoch == 0:
+        if view.state == RunStatus.RUNNING and view.epoch == 0:
             text = f"[{view.slot}] {view.name}: started ({view.epochs} epochs)"
-        elif view.state == "running":
+        elif view.state == RunStatus.RUNNING:
             text = (f"[{view.slot}] {view.name}: epoch {view.epoch}/{view.epochs} "
                     f"val_acc1 {_acc(view.val_acc1)} best {_acc(view.best)}")
         else:
@@ -135,11 +148,11 @@ class LiveView:
         self.console.print(text, markup=False, highlight=False)
 
     def counts(self) -> dict[str, int]:
-        out = {"finished": 0, "running": 0, "waiting": 0, "failed": 0, "not run": 0, "skipped": 0, "killed": 0}
-        names = {"FINISHED": "finished", "running": "running", "waiting": "waiting", "FAILED": "failed",
-                 "NOT_RUN": "not run", "skipped": "skipped", "KILLED": "killed"}
+        out = {state_word(s): 0 for s in (RunStatus.FINISHED, RunStatus.RUNNING, WAITING, RunStatus.FAILED,
+                                           RunStatus.NOT_RUN, SKIPPED, RunStatus.KILLED)}
         for view in self.runs.values():
-            out[names[view.state]] += 1
+            word = state_word(view.state)
+            out[word] = out.get(word, 0) + 1
         return out
 
     def summary_line(self) -> str:
@@ -151,12 +164,12 @@ class LiveView:
         table = Table(title=self.summary_line(), expand=False)
         for col in ("slot", "run", "epoch", "val top-1", "best", "ETA"):
             table.add_column(col, no_wrap=True)
-        running = sorted((v for v in self.runs.values() if v.state == "running"), key=lambda v: v.slot)
+        running = sorted((v for v in self.runs.values() if v.state == RunStatus.RUNNING), key=lambda v: v.slot)
         for view in running:
             table.add_row(view.slot, view.name, f"{view.epoch}/{view.epochs}", _acc(view.val_acc1),
                           _acc(view.best), _fmt_eta(view.eta_s()))
         parts: list[Any] = [table]
-        failures = [v for v in self.runs.values() if v.state in ("FAILED", "NOT_RUN") and v.reason]
+        failures = [v for v in self.runs.values() if v.state in (RunStatus.FAILED, RunStatus.NOT_RUN) and v.reason]
         for view in failures[-8:]:
             parts.append(Text(f"{view.state.lower()}: {view.name}: {view.reason}", style="red"))
         return Group(*parts)

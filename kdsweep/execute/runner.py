@@ -23,9 +23,10 @@ from rich.live import Live
 
 from kdsweep.execute.jobs import Job, build_jobs
 from kdsweep.execute.preflight import preflight
-from kdsweep.execute.progress import LiveView, ProgressBoard, RunView
+from kdsweep.execute.progress import SKIPPED, LiveView, ProgressBoard, RunView
 from kdsweep.execute.resources import Slots, parse_gpu_list, plan_slots
 from kdsweep.plan import Plan
+from kdsweep.status import RunStatus
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -59,7 +60,7 @@ class RunOptions:
 @dataclass
 class SweepOutcome:
     exit_code: int
-    statuses: dict[str, str]  # run key -> FINISHED / FAILED / NOT_RUN / KILLED / skipped
+    statuses: dict[str, str]  # run key -> a RunStatus, or SKIPPED (finished in an earlier `kdsweep run`)
     reasons: dict[str, str]
     uri: str
     slots: Slots | None = None
@@ -130,7 +131,7 @@ def run_sweep(plan: Plan, opts: RunOptions) -> SweepOutcome:
         if opts.cpu:  # a CPU job on a GPU machine must not pick up a GPU by itself
             for ticket in (t for job in jobs for t in job.runs):
                 ticket.config["device"] = "cpu"
-        statuses = {k: "skipped" for k, p in prepared.items() if p.action == "skip"}
+        statuses = {k: SKIPPED for k, p in prepared.items() if p.action == "skip"}
         reasons: dict[str, str] = {}
         if not jobs:
             console.print(f"{plan.sweep.name}: all {len(plan.runs)} runs already finished in {uri}; "
@@ -163,7 +164,7 @@ def _cluster_resources() -> dict[str, float]:
 def _finished_dep(run_id: str, uri: str, checkpoint_root: Path, sweep: str, key: str) -> dict:
     from kdsweep.execute.jobs import workdir_for
 
-    return {"status": "FINISHED", "run_id": run_id, "uri": uri,
+    return {"status": RunStatus.FINISHED, "run_id": run_id, "uri": uri,
             "workdir": str(workdir_for(checkpoint_root, sweep, key))}
 
 
@@ -191,7 +192,7 @@ def _execute(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots:
             elif key in finished_deps:
                 ready[key] = finished_deps[key]
             else:  # the stage is neither planned to train now nor finished: it failed to be created
-                ready[key] = {"status": "NOT_RUN", "reason": "stage missing from the store"}
+                ready[key] = {"status": RunStatus.NOT_RUN, "reason": "stage missing from the store"}
         ref = remote_job.remote(job.payload(), ready, *deps, uri=uri, board=board, threads=slots.threads,
                                 system_metrics=opts.system_metrics, retries=opts.retries, train_fn=opts.train_fn)
         refs[ref] = job
@@ -270,14 +271,14 @@ def _mark_killed(jobs: list[Job], tracker: Any, statuses: dict[str, str]) -> Non
     """Runs of interrupted jobs that had not ended are KILLED; the next `kdsweep run` resumes them."""
     for job in jobs:
         for t in job.runs:
-            if statuses.get(t.key) not in ("FINISHED", "FAILED", "NOT_RUN"):
-                tracker.mark(t.run_id, "KILLED", reason="interrupted (Ctrl-C)")
-                statuses[t.key] = "KILLED"
+            if statuses.get(t.key) not in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.NOT_RUN):
+                tracker.mark(t.run_id, RunStatus.KILLED, reason="interrupted (Ctrl-C)")
+                statuses[t.key] = RunStatus.KILLED
 
 
 def _exit_code(plan: Plan, statuses: dict[str, str], reasons: dict[str, str], console: Console) -> int:
     """0 when every run finished (or had finished before), else 1, listing the others with reasons."""
-    bad = [k for k, s in statuses.items() if s not in ("FINISHED", "skipped")]
+    bad = [k for k, s in statuses.items() if s not in (RunStatus.FINISHED, SKIPPED)]
     for key in bad:
         console.print(f"  {statuses[key].lower()}: {plan.by_key[key].name} ({key[:8]}): {reasons.get(key, '')}")
     return EXIT_SOME_FAILED if bad else EXIT_OK
@@ -295,6 +296,6 @@ def _collect(ref: Any, job: Job, uri: str) -> dict[str, dict]:
         reason = f"job failed in Ray: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         out = {}
         for t in job.runs:
-            mark_run(uri, t.run_id, "FAILED", reason=reason)
-            out[t.key] = {"status": "FAILED", "reason": reason}
+            mark_run(uri, t.run_id, RunStatus.FAILED, reason=reason)
+            out[t.key] = {"status": RunStatus.FAILED, "reason": reason}
         return out

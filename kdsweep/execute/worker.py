@@ -15,6 +15,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from kdsweep.status import RunStatus
+
 BEST = "best.pt"
 
 
@@ -92,8 +94,8 @@ def _missing_dependency(config: dict, deps: dict[str, dict]) -> str | None:
         if not isinstance(section, dict) or not section.get("key"):
             continue
         dep = deps.get(section["key"])
-        if dep is None or dep.get("status") != "FINISHED":
-            why = (dep or {}).get("reason") or (dep or {}).get("status", "not run")
+        if dep is None or dep.get("status") != RunStatus.FINISHED:
+            why = (dep or {}).get("reason") or (dep or {}).get("status", RunStatus.NOT_RUN.word)
             return f"{label} stage {section.get('run')} did not finish ({why})"
         path = checkpoint_of(dep)
         if path is None:
@@ -136,10 +138,10 @@ def run_job(job: dict, *dep_results: dict, uri: str, board: Any = None, threads:
             config["train"]["threads"] = threads
         why = _missing_dependency(config, deps)
         if why:
-            mark_run(uri, run["run_id"], "NOT_RUN", reason=why)
-            results[run["key"]] = result(run, "NOT_RUN", why)
+            mark_run(uri, run["run_id"], RunStatus.NOT_RUN, reason=why)
+            results[run["key"]] = result(run, RunStatus.NOT_RUN, why)
             if board is not None:
-                board.update.remote(run["key"], {"state": "NOT_RUN", "reason": why, "slot": slot})
+                board.update.remote(run["key"], {"state": RunStatus.NOT_RUN, "reason": why, "slot": slot})
             continue
         trainable.append(run)
     if not trainable:
@@ -170,15 +172,15 @@ def run_job(job: dict, *dep_results: dict, uri: str, board: Any = None, threads:
             text = traceback.format_exc()
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
             for run, _ in pending:
-                mark_run(uri, run["run_id"], "FAILED", reason=reason, traceback=text)
-                results[run["key"]] = result(run, "FAILED", reason)
+                mark_run(uri, run["run_id"], RunStatus.FAILED, reason=reason, traceback=text)
+                results[run["key"]] = result(run, RunStatus.FAILED, reason)
             failed = pending
         else:
             for (run, logger), outcome in zip(pending, outcomes, strict=True):
                 logger.inner.set_tags({"kdsweep.ended": f"{time.time():.3f}", "kdsweep.attempts": str(attempt + 1)})
                 results[run["key"]] = result(run, outcome.status, outcome.reason,
                                              best_val_acc1=outcome.best_val_acc1)
-                if outcome.status == "FAILED":
+                if outcome.status == RunStatus.FAILED:
                     failed.append((run, logger))
         pending = failed
     return results

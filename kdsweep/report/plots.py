@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from kdsweep.plan.build import Plan
-from kdsweep.report.query import HISTORY_PREFIX, canonical
+from kdsweep.report.query import FINISHED, HISTORY_PREFIX, canonical
 from kdsweep.report.tables import CHECK, CROSS, RenderedTable, Report, build_report, safe_name
 from kdsweep.tracking.names import ARTIFACT_PLOTS
 from kdsweep.tracking.store import open_client, with_retry
@@ -116,7 +116,7 @@ def learning_curves(report: Report, path: Path, metric: str = CURVE_METRIC) -> P
     for colour, group in zip(colours, configs.values(), strict=True):
         for n, run in enumerate(group):  # seeds of one configuration: one colour, their own line styles
             history = sorted(run[column].items())
-            label = run["name"] + ("" if run["status"] == "finished" else f" ({run['status']})")
+            label = run["name"] + ("" if run["status"] == FINISHED else f" ({run['status']})")
             ax.plot([e for e, _ in history], [v for _, v in history], color=colour,
                     linestyle=LINESTYLES[n % len(LINESTYLES)], marker="." if len(history) < 15 else None,
                     label=label)

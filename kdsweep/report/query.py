@@ -20,6 +20,7 @@ from mlflow.entities import Run
 
 from kdsweep.plan.build import Plan, PlannedRun, run_name
 from kdsweep.spec.dotted import flatten
+from kdsweep.status import RunStatus
 from kdsweep.tracking.names import (
     SUMMARY_METRICS,
     SYSTEM_METRIC_PREFIX,
@@ -32,18 +33,10 @@ from kdsweep.tracking.names import (
 from kdsweep.tracking.store import open_client, with_retry
 from kdsweep.tracking.sweep import search_all
 
-# What a cell says for a run that has no number (yet). Tags carry the upper-case names.
-STATUS_WORDS = {
-    "FINISHED": "finished",
-    "FAILED": "failed",
-    "KILLED": "killed",
-    "NOT_RUN": "not run",
-    "RUNNING": "running",
-    "PENDING": "pending",
-    "SCHEDULED": "pending",  # MLflow's own word, for a child created but not yet started
-}
-FINISHED = "finished"
-NOT_RUN = "not run"
+# The `status` column holds display words (RunStatus.word): what a cell says for a run that
+# has no number (yet). Tags carry the upper-case names.
+FINISHED = RunStatus.FINISHED.word
+NOT_RUN = RunStatus.NOT_RUN.word
 
 # Metadata columns of `load_runs`; the config's dotted keys and the summary metrics follow.
 META_COLUMNS = ("key", "name", "row", "stage", "group", "point", "seed", "status", "reason", "run_id",
@@ -91,7 +84,8 @@ def read_sweep(uri: str, plan: Plan) -> SweepRecord:
 def run_status(run: Run) -> str:
     """The display word for a child: its kdsweep.status tag, else MLflow's own run status."""
     raw = run.data.tags.get(TAG_STATUS) or run.info.status
-    return STATUS_WORDS.get(str(raw).upper(), str(raw).lower())
+    known = RunStatus.parse(raw)  # MLflow's SCHEDULED is pending
+    return known.word if known else str(raw).lower()
 
 
 def pick_run(runs: list[Run]) -> Run | None:

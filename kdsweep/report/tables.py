@@ -91,15 +91,18 @@ import pandas as pd
 
 from kdsweep.errors import UserError, did_you_mean
 from kdsweep.plan.build import Plan, format_value
-from kdsweep.report.query import FINISHED, HISTORY_PREFIX, canonical, frame, read_sweep
+from kdsweep.report.query import FINISHED, HISTORY_PREFIX, NOT_RUN, canonical, frame, read_sweep
 from kdsweep.spec.dotted import flatten, get_path, has_path
 from kdsweep.spec.tables import validate_tables
+from kdsweep.status import RunStatus
 
 DEFAULT_METRIC = "best_val_acc1"
 DEFAULT_FORMAT = "{:.2f}"
 CHECK, CROSS = "\u2713", "\u2717"
 NA = "-"
-STATUS_PRIORITY = ("running", "pending", "failed", "killed", "not run")
+# Which word an empty cell shows when its runs differ: the most telling first.
+STATUS_PRIORITY = tuple(s.word for s in (RunStatus.RUNNING, RunStatus.PENDING, RunStatus.FAILED, RunStatus.KILLED,
+                                         RunStatus.NOT_RUN))
 OFF_WORDS = ("none", "off", "constant")
 PSEUDO_KEYS = ("stage", "name")
 FORMATS = ("markdown", "csv", "latex")
@@ -280,7 +283,7 @@ def status_word(runs: Sequence[dict]) -> str:
     for word in STATUS_PRIORITY:
         if word in statuses:
             return word
-    return sorted(statuses)[0] if statuses else "not run"
+    return sorted(statuses)[0] if statuses else NOT_RUN
 
 
 def _aggregate(values: list[float], agg: str) -> float:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kdsweep.status import RunStatus
 from kdsweep.tracking import names
 from kdsweep.tracking.store import open_client, quiet_mlflow_logging, with_retry
 from kdsweep.tracking.sweep import MAX_TAG_VALUE, clip, safe_key
@@ -27,15 +28,11 @@ log = logging.getLogger(__name__)
 MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limit
 SYSTEM_METRICS_INTERVAL_S = 10.0
 
-# engine status -> (kdsweep.status tag, MLflow status it terminates with; None keeps the run open)
-_STATUS = {
-    "RUNNING": ("RUNNING", None),
-    "FINISHED": ("FINISHED", "FINISHED"),
-    "STOPPED": ("FINISHED", "FINISHED"),  # early stop: a finished run, the reason says why it stopped early
-    "FAILED": ("FAILED", "FAILED"),
-    "KILLED": ("KILLED", "KILLED"),
-    "NOT_RUN": ("NOT_RUN", "KILLED"),
-}
+# Statuses a run's own logger sets; RUNNING keeps the MLflow run open, the others end it.
+# STOPPED (an early stop) is an older engine's spelling of a FINISHED run with a reason.
+_SETTABLE = (RunStatus.RUNNING, RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED, RunStatus.NOT_RUN,
+             RunStatus.PRUNED)
+_ALIASES = {"STOPPED": RunStatus.FINISHED}
 
 
 class MlflowRunLogger:
@@ -108,21 +105,22 @@ class MlflowRunLogger:
         with_retry(self.client.log_artifact, self.run_id, str(path), artifact_path)
 
     def set_status(self, status: str, reason: str | None = None) -> None:
-        """RUNNING opens the run (also a resumed one); FINISHED, STOPPED, FAILED, KILLED close it."""
-        if status not in _STATUS:
-            raise ValueError(f"set_status: unknown status {status!r}; expected one of {', '.join(_STATUS)}")
+        """RUNNING opens the run (also a resumed one); FINISHED, STOPPED, FAILED, KILLED, NOT_RUN, PRUNED close it."""
+        known = _ALIASES.get(status) or (RunStatus(status) if status in RunStatus.__members__ else None)
+        if known not in _SETTABLE:
+            expected = ", ".join([*_SETTABLE, *_ALIASES])
+            raise ValueError(f"set_status: unknown status {status!r}; expected one of {expected}")
         from mlflow.entities import RunTag
 
-        tag, terminal = _STATUS[status]
-        tags = [RunTag(names.TAG_STATUS, tag)]
+        tags = [RunTag(names.TAG_STATUS, known.value)]
         if reason:
             tags.append(RunTag(names.TAG_REASON, clip(" ".join(str(reason).split()), MAX_TAG_VALUE)))
-        if terminal is None:
+        if known is RunStatus.RUNNING:
             with_retry(self.client.update_run, self.run_id, "RUNNING")
             with_retry(self.client.log_batch, self.run_id, tags=tags)
         else:
             with_retry(self.client.log_batch, self.run_id, tags=tags)
-            with_retry(self.client.set_terminated, self.run_id, terminal)
+            with_retry(self.client.set_terminated, self.run_id, known.mlflow_status)
 
 
 @contextlib.contextmanager

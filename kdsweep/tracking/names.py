@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from kdsweep.status import RunStatus
+
 TAG_PREFIX = "kdsweep."
 TAG_SWEEP = "kdsweep.sweep"  # sweep name, on the parent and every child
 TAG_ROLE = "kdsweep.role"  # "sweep" on the parent run, "run" on children
@@ -17,7 +19,7 @@ TAG_STAGE = "kdsweep.stage"  # stage name, or "" for sweep points
 TAG_GROUP = "kdsweep.group"
 TAG_AXIS_PREFIX = "kdsweep.axis."  # one tag per grid axis: kdsweep.axis.loss.kd.T = JSON value
 TAG_POINT = "kdsweep.point"  # the whole point as JSON
-TAG_STATUS = "kdsweep.status"  # FINISHED | FAILED | KILLED | NOT_RUN | RUNNING | PENDING
+TAG_STATUS = "kdsweep.status"  # a kdsweep.status.RunStatus value
 TAG_REASON = "kdsweep.reason"  # one-line reason for FAILED / NOT_RUN / early stop
 TAG_DEPENDS_ON = "kdsweep.depends_on"  # comma-separated run keys
 TAG_HARDWARE = "kdsweep.hardware"  # on the parent: what the sweep ran on
@@ -31,9 +33,8 @@ MLFLOW_PARENT = "mlflow.parentRunId"
 ROLE_SWEEP = "sweep"
 ROLE_RUN = "run"
 
-# kdsweep.status values. NOT_RUN (a dependency failed, or the sweep was stopped before the run
-# started) terminates the MLflow run as KILLED; PENDING is a child created but not yet started.
-STATUSES = ("FINISHED", "RUNNING", "PENDING", "FAILED", "KILLED", "NOT_RUN")
+# kdsweep.status values: kdsweep.status.RunStatus (its `mlflow_status` says how MLflow shows each).
+STATUSES = tuple(RunStatus)
 
 # Params on the parent run.
 PARAM_SWEEP_FILE = "sweep_file"

@@ -15,11 +15,13 @@ from typing import TextIO
 import pandas as pd
 
 from kdsweep.plan.build import Plan
+from kdsweep.status import RunStatus
 from kdsweep.tracking.store import check_store, open_client, resolve_tracking_uri, sqlite_path
 from kdsweep.tracking.sweep import RunInfo, children_by_key, find_experiment_id
 
 NOT_STARTED = "not started"
-STATES = ("FINISHED", "RUNNING", "PENDING", "FAILED", "KILLED", "NOT_RUN", NOT_STARTED)
+STATES = (RunStatus.FINISHED, RunStatus.PRUNED, RunStatus.RUNNING, RunStatus.PENDING, RunStatus.FAILED,
+          RunStatus.KILLED, RunStatus.NOT_RUN, NOT_STARTED)  # the order `status_counts` lists them in
 COLUMNS = ("key", "name", "stage", "state", "epoch", "epochs", "best_val_acc1", "val_acc1", "reason", "run_id")
 
 
@@ -66,7 +68,7 @@ def sweep_status(uri: str, plan: Plan) -> pd.DataFrame:
 def status_counts(df: pd.DataFrame) -> dict[str, int]:
     """Runs per state, in a fixed order (FINISHED first, "not started" last), states with none left out."""
     counts = df["state"].value_counts().to_dict() if len(df) else {}
-    ordered = {state: int(counts.pop(state)) for state in STATES if state in counts}
+    ordered = {str(state): int(counts.pop(state)) for state in STATES if state in counts}
     ordered.update({str(k): int(v) for k, v in counts.items()})  # a status tag written by a newer kdsweep
     return ordered
 

@@ -28,6 +28,7 @@ import yaml
 from kdsweep.errors import UserError
 from kdsweep.plan.build import Plan, PlannedRun
 from kdsweep.spec.dotted import flatten
+from kdsweep.status import RunStatus
 from kdsweep.tracking import names
 from kdsweep.tracking.store import default_artifact_root, open_client, with_retry
 
@@ -44,7 +45,7 @@ MAX_TAG_VALUE = 8000
 MAX_KEY = 250
 BATCH = 100  # params or tags per log_batch call
 TRUNCATED = "...[truncated]"
-MARK_STATUSES = ("FINISHED", "FAILED", "KILLED", "NOT_RUN")
+MARK_STATUSES = tuple(s for s in RunStatus if s.is_finished())  # what a run can be ended with from outside
 _BAD_KEY_CHARS = re.compile(r"[^\w.\- :]")
 
 
@@ -103,7 +104,7 @@ def child_tags(run: PlannedRun, sweep: str, parent_run_id: str) -> dict[str, str
         names.TAG_GROUP: run.group,
         names.TAG_DEPENDS_ON: ",".join(run.depends_on),
         names.TAG_POINT: names.json_value(run.point),
-        names.TAG_STATUS: "PENDING",
+        names.TAG_STATUS: RunStatus.PENDING.value,
     }
     for axis, value in run.point.items():
         tags[safe_key(names.TAG_AXIS_PREFIX + axis)] = names.json_value(value)
@@ -149,7 +150,8 @@ def derived_status(mlflow_status: str, tags: dict[str, str]) -> str:
     tag = tags.get(names.TAG_STATUS)
     if tag:
         return tag
-    return "PENDING" if mlflow_status == "SCHEDULED" else mlflow_status
+    known = RunStatus.parse(mlflow_status)  # SCHEDULED is PENDING
+    return known.value if known else mlflow_status
 
 
 def run_info(run: Run) -> RunInfo:
@@ -199,7 +201,7 @@ def _mark(client: MlflowClient, run_id: str, status: str, reason: str | None, tr
     log_params_tags(client, run_id, {}, tags)
     if traceback:
         with_retry(client.log_text, run_id, traceback, names.ARTIFACT_TRACEBACK)
-    with_retry(client.set_terminated, run_id, "KILLED" if status == "NOT_RUN" else status)
+    with_retry(client.set_terminated, run_id, RunStatus(status).mlflow_status)
 
 
 def mark_run(uri: str, run_id: str, status: str, reason: str | None = None, traceback: str | None = None) -> None:
@@ -303,7 +305,7 @@ class SweepTracker:
                 start = max(_now_ms(), (old.start_time or 0) + 1) if old else None  # latest stays latest
                 run_id = self._create_child(run, start)
                 if old is not None and old.status in ("RUNNING", "SCHEDULED"):
-                    self.mark(old.run_id, "KILLED", f"superseded by --rerun (run {run_id})")
+                    self.mark(old.run_id, RunStatus.KILLED, f"superseded by --rerun (run {run_id})")
                 out[run.key] = Prepared(run_id, "new")
         return out
 
