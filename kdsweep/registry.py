@@ -14,19 +14,22 @@ from kdsweep.errors import UserError, did_you_mean
 
 
 class Registry:
-    """A named table of factories with did-you-mean lookup."""
+    """A named table of factories with did-you-mean lookup, and metadata attached at
+    registration (timm's style): `@MODELS.register("digits_student", input_size=32)`."""
 
     def __init__(self, kind: str):
         self.kind = kind
         self._items: dict[str, Callable[..., Any]] = {}
+        self._meta: dict[str, dict[str, Any]] = {}
         self._fallbacks: list[Callable[[str], Callable[..., Any] | None]] = []
 
-    def register(self, name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(self, name: str | None = None, **meta: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def add(fn: Callable[..., Any]) -> Callable[..., Any]:
             key = name or fn.__name__
             if key in self._items:
                 raise ValueError(f"{self.kind} {key!r} registered twice")
             self._items[key] = fn
+            self._meta[key] = dict(meta)
             return fn
 
         return add
@@ -34,6 +37,10 @@ class Registry:
     def add_fallback(self, finder: Callable[[str], Callable[..., Any] | None]) -> None:
         """A finder asked for names not registered explicitly (e.g. every torchvision model)."""
         self._fallbacks.append(finder)
+
+    def metadata(self, name: str) -> dict[str, Any]:
+        """What was declared with the name (empty for names a fallback finds)."""
+        return dict(self._meta.get(name, {}))
 
     def known(self) -> list[str]:
         return sorted(self._items)

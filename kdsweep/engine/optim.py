@@ -8,18 +8,59 @@ keeps the unused `momentum` default in its resolved config without harm).
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch.optim import Optimizer
 
 from kdsweep.errors import UserError
-from kdsweep.registry import Registry
-from kdsweep.spec.defaults import RUN_DEFAULTS
+from kdsweep.spec.entries import OPTIMIZERS, OptimizerEntry
+from kdsweep.spec.options import Options, check_number, option
 
-OPTIMIZERS = Registry("optimizer")
+# --- the optimisers' options and entries (the spec block: read by `kdsweep plan` without torch) ---
+
+
+@dataclass
+class OptimOptions(Options):
+    """The `optim:` keys. Every optimiser has them all (so a sweep can switch optimisers on a
+    grid axis); each reads the ones that mean something to it."""
+
+    lr: float = option(0.1, low=0, low_open=True, noun="a learning rate")
+    momentum: float = option(0.9, low=0, high=1, high_open=True)
+    nesterov: bool = False
+    weight_decay: float = option(0.0, low=0)
+    betas: list = option([0.9, 0.999])
+    grad_clip: float | None = option(None, types=(int, float))  # max global grad norm
+
+
+@dataclass
+class SGDOptions(OptimOptions):
+    def check(self, where: str) -> None:
+        if self.nesterov and self.momentum == 0:
+            raise UserError("Nesterov momentum needs momentum > 0; set optim.momentum or nesterov: false",
+                            where=f"{where}.nesterov")
+
+
+@dataclass
+class AdamOptions(OptimOptions):
+    def check(self, where: str) -> None:
+        betas = self.betas
+        if not isinstance(betas, list | tuple) or len(betas) != 2:
+            raise UserError(f"expected two numbers [beta1, beta2], got {betas!r}", where=f"{where}.betas")
+        for i, beta in enumerate(betas):
+            check_number(beta, f"{where}.betas[{i}]", low=0, high=1, high_open=True)
+
+
+# Each student of a fused group has its own optimiser, so its learning rate may differ.
+ENTRIES = [
+    OptimizerEntry("sgd", SGDOptions, impl="_sgd", fusable=("lr",)),
+    OptimizerEntry("adam", AdamOptions, impl="_adam", fusable=("lr",)),
+    OptimizerEntry("adamw", AdamOptions, impl="_adamw", fusable=("lr",)),
+]
+
+# --- the optimisers ---
 
 
 def build_optimizer(cfg: Mapping[str, Any], params: Iterable[Any], *, where: str = "optim") -> Optimizer:
@@ -30,15 +71,15 @@ def build_optimizer(cfg: Mapping[str, Any], params: Iterable[Any], *, where: str
     """
     if not isinstance(cfg, Mapping) or "name" not in cfg:
         raise UserError(f"expected a mapping with a 'name' ({', '.join(OPTIMIZERS.known())})", where=where)
-    factory: Callable[..., Optimizer] = OPTIMIZERS.get(cfg["name"], where=f"{where}.name")
-    cfg = {**RUN_DEFAULTS["optim"], **cfg}
+    entry = OPTIMIZERS.get(cfg["name"], where=f"{where}.name")
+    opts = entry.parse({k: v for k, v in cfg.items() if k != "name"}, where)
     groups = _trainable(params)
     if not groups:
         raise UserError(
             "no trainable parameters: the student's parameters are all frozen (check student.freeze)",
             where=where,
         )
-    return factory(groups, cfg, where)
+    return entry.load()(groups, opts)
 
 
 def clip_gradients(params: Iterable[torch.Tensor], max_norm: float | None) -> float | None:
@@ -69,61 +110,17 @@ def _trainable(params: Iterable[Any]) -> list[Any]:
     return out
 
 
-def _get(cfg: Any, key: str | int, where: str, *, low: float = 0.0, low_open: bool = False,
-         below: float | None = None) -> float:
-    value = cfg[key]
-    where = f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}"
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > low if low_open else value >= low) and (below is None or value < below)
-    if not ok:
-        bounds = f"{'>' if low_open else '>='} {low:g}" + (f" and < {below:g}" if below is not None else "")
-        raise UserError(f"expected a number {bounds}, got {value!r}", where=where)
-    return float(value)
+def _sgd(params: list[Any], opts: SGDOptions) -> Optimizer:
+    return torch.optim.SGD(params, lr=opts.lr, momentum=opts.momentum, nesterov=opts.nesterov,
+                           weight_decay=opts.weight_decay)
 
 
-def _betas(cfg: Mapping[str, Any], where: str) -> tuple[float, float]:
-    betas = cfg.get("betas")
-    if not isinstance(betas, list | tuple) or len(betas) != 2:
-        raise UserError(f"expected two numbers [beta1, beta2], got {betas!r}", where=f"{where}.betas")
-    return _get(betas, 0, f"{where}.betas", below=1.0), _get(betas, 1, f"{where}.betas", below=1.0)
-
-
-@OPTIMIZERS.register("sgd")
-def _sgd(params: list[Any], cfg: Mapping[str, Any], where: str) -> Optimizer:
-    momentum = _get(cfg, "momentum", where, below=1.0)
-    nesterov = cfg["nesterov"]
-    if not isinstance(nesterov, bool):
-        raise UserError(f"expected true or false, got {nesterov!r}", where=f"{where}.nesterov")
-    if nesterov and momentum == 0:
-        raise UserError("Nesterov momentum needs momentum > 0; set optim.momentum or nesterov: false",
-                        where=f"{where}.nesterov")
-    return torch.optim.SGD(
-        params,
-        lr=_get(cfg, "lr", where, low_open=True),
-        momentum=momentum,
-        nesterov=nesterov,
-        weight_decay=_get(cfg, "weight_decay", where),
-    )
-
-
-@OPTIMIZERS.register("adam")
-def _adam(params: list[Any], cfg: Mapping[str, Any], where: str) -> Optimizer:
+def _adam(params: list[Any], opts: AdamOptions) -> Optimizer:
     """Adam with L2 weight decay added to the gradient, as 003 used it (Adam, wd 1e-5)."""
-    return torch.optim.Adam(
-        params,
-        lr=_get(cfg, "lr", where, low_open=True),
-        betas=_betas(cfg, where),
-        weight_decay=_get(cfg, "weight_decay", where),
-    )
+    return torch.optim.Adam(params, lr=opts.lr, betas=tuple(opts.betas), weight_decay=opts.weight_decay)
 
 
-@OPTIMIZERS.register("adamw")
-def _adamw(params: list[Any], cfg: Mapping[str, Any], where: str) -> Optimizer:
+def _adamw(params: list[Any], opts: AdamOptions) -> Optimizer:
     """AdamW (decoupled decay). 002 used torch's default decay 0.01: a sweep must say so,
     since kdsweep's resolved default weight_decay is 0 for every optimiser."""
-    return torch.optim.AdamW(
-        params,
-        lr=_get(cfg, "lr", where, low_open=True),
-        betas=_betas(cfg, where),
-        weight_decay=_get(cfg, "weight_decay", where),
-    )
+    return torch.optim.AdamW(params, lr=opts.lr, betas=tuple(opts.betas), weight_decay=opts.weight_decay)

@@ -16,20 +16,79 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
-from kdsweep.errors import UserError, did_you_mean
-from kdsweep.registry import Registry
-from kdsweep.spec.defaults import REQUIRED, SCHEDULE_DEFAULTS
+from kdsweep.errors import UserError
+from kdsweep.spec.entries import SCHEDULES, ScheduleEntry
+from kdsweep.spec.options import Options, check_number, option
+
+# --- the schedules' options and entries (the spec block: read by `kdsweep plan` without torch) ---
+
+
+@dataclass
+class ConstantOptions(Options):
+    label = "schedule 'constant'"
+
+
+@dataclass
+class StepOptions(Options):
+    label = "schedule 'step'"
+    step_size: int = option(30, low=1, integer=True)
+    gamma: float = option(0.1, low=0)
+
+
+@dataclass
+class MultistepOptions(Options):
+    label = "schedule 'multistep'"
+    milestones: list = option()  # 0-based epochs
+    gamma: float = option(0.1, low=0)
+
+    def check(self, where: str) -> None:
+        raw = self.milestones
+        if not isinstance(raw, list | tuple) or not raw:
+            raise UserError(f"expected a non-empty list of epochs, got {raw!r}", where=f"{where}.milestones")
+        for i, m in enumerate(raw):
+            check_number(m, f"{where}.milestones[{i}]", low=0, integer=True)
+        if list(raw) != sorted(raw):
+            raise UserError(f"milestones must increase, got {raw!r}", where=f"{where}.milestones")
+
+
+@dataclass
+class CosineOptions(Options):
+    # 004: per-epoch cosine after `warmup_epochs` of per-iteration linear warm-up from
+    # warmup_start; 002: per-iteration cosine with floor 0.1 (per: iter).
+    label = "schedule 'cosine'"
+    warmup_epochs: int = option(0, low=0, integer=True)
+    warmup_start: float = option(0.001, low=0, high=1)
+    floor: float = option(0.0, low=0, high=1)
+    per: str = option("epoch", choices=("epoch", "iter"))
+
+
+@dataclass
+class WarmRestartsOptions(Options):
+    label = "schedule 'warm_restarts'"
+    T_0: float = option(types=(int, float), low=0, low_open=True)  # in epochs
+    T_mult: int = option(1, low=1, integer=True)
+    eta_min: float = option(0.0, low=0)
+
+
+ENTRIES = [
+    ScheduleEntry("constant", ConstantOptions, impl="_constant"),
+    ScheduleEntry("step", StepOptions, impl="_step"),
+    ScheduleEntry("multistep", MultistepOptions, impl="_multistep"),
+    ScheduleEntry("cosine", CosineOptions, impl="_cosine"),
+    ScheduleEntry("warm_restarts", WarmRestartsOptions, impl="_warm_restarts"),
+]
+
+# --- the schedules ---
 
 # A built schedule: (iteration, base lr of the param group) -> factor. The base lr is only
 # needed where the config holds an absolute lr (warm_restarts' eta_min).
 Factor = Callable[[int, float | None], float]
-
-SCHEDULES = Registry("schedule")
 
 
 def lr_factor(
@@ -85,81 +144,34 @@ def make_factor(
             f"an epoch has {iters_per_epoch!r} iterations; the training set must give at least one batch",
             where="data",
         )
-    opts, name = _options(cfg, where)
-    return SCHEDULES.get(name, where=f"{where}.name")(
-        opts, epochs=epochs, iters_per_epoch=iters_per_epoch, where=where
-    )
-
-
-def _options(cfg: Mapping[str, Any], where: str) -> tuple[dict[str, Any], str]:
     if not isinstance(cfg, Mapping) or "name" not in cfg:
         raise UserError(f"expected a mapping with a 'name' ({', '.join(SCHEDULES.known())})", where=where)
-    name = cfg["name"]
-    SCHEDULES.get(name, where=f"{where}.name")
-    defaults = SCHEDULE_DEFAULTS.get(name, {})
-    for key in cfg:
-        if key != "name" and key not in defaults:
-            hint = did_you_mean(key, defaults) if defaults else "it takes none"
-            raise UserError(f"schedule {name!r} has no option {key!r}; {hint}", where=f"{where}.{key}")
-    opts = {**defaults, **{k: v for k, v in cfg.items() if k != "name"}}
-    for key, value in opts.items():
-        if isinstance(value, str) and value == REQUIRED:
-            raise UserError(f"schedule {name!r} needs {key!r}", where=f"{where}.{key}")
-    return opts, name
+    entry = SCHEDULES.get(cfg["name"], where=f"{where}.name")
+    opts = entry.parse({k: v for k, v in cfg.items() if k != "name"}, where)
+    return entry.load()(opts, epochs=epochs, iters_per_epoch=iters_per_epoch, where=where)
 
 
-def _number(value: Any, where: str, *, low: float | None = None, high: float | None = None,
-            low_open: bool = False, integer: bool = False) -> Any:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if ok and integer:
-        ok = float(value).is_integer()
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value <= high
-    if not ok:
-        kind = "an integer" if integer else "a number"
-        bounds = ""
-        if low is not None:
-            bounds += f" {'>' if low_open else '>='} {low}"
-        if high is not None:
-            bounds += f"{' and' if bounds else ''} <= {high}"
-        raise UserError(f"expected {kind}{bounds}, got {value!r}", where=where)
-    return int(value) if integer else float(value)
-
-
-@SCHEDULES.register("constant")
-def _constant(opts: dict[str, Any], *, epochs: int, iters_per_epoch: int, where: str) -> Factor:
+def _constant(opts: ConstantOptions, *, epochs: int, iters_per_epoch: int, where: str) -> Factor:
     return lambda it, base_lr=None: 1.0
 
 
-@SCHEDULES.register("step")
-def _step(opts: dict[str, Any], *, epochs: int, iters_per_epoch: int, where: str) -> Factor:
+def _step(opts: StepOptions, *, epochs: int, iters_per_epoch: int, where: str) -> Factor:
     """torchvision's reference recipe (lr x gamma every `step_size` epochs): 004's 'steplr' row."""
-    step_size = _number(opts["step_size"], f"{where}.step_size", low=1, integer=True)
-    gamma = _number(opts["gamma"], f"{where}.gamma", low=0)
+    step_size, gamma = int(opts.step_size), float(opts.gamma)
     return lambda it, base_lr=None: gamma ** ((it // iters_per_epoch) // step_size)
 
 
-@SCHEDULES.register("multistep")
-def _multistep(opts: dict[str, Any], *, epochs: int, iters_per_epoch: int, where: str) -> Factor:
+def _multistep(opts: MultistepOptions, *, epochs: int, iters_per_epoch: int, where: str) -> Factor:
     """lr x gamma at each milestone epoch (0-based): 000's table is milestones [25, 50, 65].
 
     A milestone m means epochs m, m+1, ... (0-based) run at the lower lr, i.e. the 1-based
     epoch m+1 is the first one: 000's 0.07 for epochs 1-25 then 0.007 from epoch 26.
     """
-    raw = opts["milestones"]
-    if not isinstance(raw, list | tuple) or not raw:
-        raise UserError(f"expected a non-empty list of epochs, got {raw!r}", where=f"{where}.milestones")
-    milestones = [_number(m, f"{where}.milestones[{i}]", low=0, integer=True) for i, m in enumerate(raw)]
-    if milestones != sorted(milestones):
-        raise UserError(f"milestones must increase, got {raw!r}", where=f"{where}.milestones")
-    gamma = _number(opts["gamma"], f"{where}.gamma", low=0)
+    milestones, gamma = [int(m) for m in opts.milestones], float(opts.gamma)
     return lambda it, base_lr=None: gamma ** bisect.bisect_right(milestones, it // iters_per_epoch)
 
 
-@SCHEDULES.register("cosine")
-def _cosine(opts: dict[str, Any], *, epochs: int, iters_per_epoch: int, where: str) -> Factor:
+def _cosine(opts: CosineOptions, *, epochs: int, iters_per_epoch: int, where: str) -> Factor:
     """004's cosine after a per-iteration linear warm-up, or 002's per-iteration cosine.
 
     Warm-up: for the first `warmup_epochs` W epochs, per iteration, linear from
@@ -177,12 +189,7 @@ def _cosine(opts: dict[str, Any], *, epochs: int, iters_per_epoch: int, where: s
     k = it - W * iters_per_epoch and K = (epochs - W) * iters_per_epoch; with W = 0 it is
     exactly 002's ((1 + cos(it * pi / total_its)) / 2) * 0.9 + 0.1 for floor 0.1.
     """
-    warmup = _number(opts["warmup_epochs"], f"{where}.warmup_epochs", low=0, integer=True)
-    start = _number(opts["warmup_start"], f"{where}.warmup_start", low=0, high=1)
-    floor = _number(opts["floor"], f"{where}.floor", low=0, high=1)
-    per = opts["per"]
-    if per not in ("epoch", "iter"):
-        raise UserError(f"expected 'epoch' or 'iter', got {per!r}", where=f"{where}.per")
+    warmup, start, floor, per = int(opts.warmup_epochs), float(opts.warmup_start), float(opts.floor), opts.per
     # A run shorter than its warm-up (a smoke run: `-o epochs=1` on a W = 1 sweep) warms up
     # over all its epochs and never reaches the cosine; refusing it would make smoke runs of
     # full-scale sweeps impossible.
@@ -199,20 +206,18 @@ def _cosine(opts: dict[str, Any], *, epochs: int, iters_per_epoch: int, where: s
     return factor
 
 
-@SCHEDULES.register("warm_restarts")
-def _warm_restarts(opts: dict[str, Any], *, epochs: int, iters_per_epoch: int, where: str) -> Factor:
+def _warm_restarts(opts: WarmRestartsOptions, *, epochs: int, iters_per_epoch: int, where: str) -> Factor:
     """torch's CosineAnnealingWarmRestarts stepped per iteration (002's teacher), T_0 in epochs.
 
     002 passed T_0 = 20 epochs' worth of iterations; kdsweep takes T_0 in epochs (it may be
     fractional) and converts it. `eta_min` is an absolute lr, as in torch, so the factor is
     lr_t / base_lr and depends on the param group's base lr.
     """
-    t0_epochs = _number(opts["T_0"], f"{where}.T_0", low=0, low_open=True)
+    t0_epochs = float(opts.T_0)
     t0 = round(t0_epochs * iters_per_epoch)
     if t0 < 1:
         raise UserError(f"T_0 = {t0_epochs} epochs is less than one iteration", where=f"{where}.T_0")
-    t_mult = _number(opts["T_mult"], f"{where}.T_mult", low=1, integer=True)
-    eta_min = _number(opts["eta_min"], f"{where}.eta_min", low=0)
+    t_mult, eta_min = int(opts.T_mult), float(opts.eta_min)
 
     def factor(it: int, base_lr: float | None = None) -> float:
         if t_mult == 1:

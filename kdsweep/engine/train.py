@@ -45,13 +45,10 @@ from kdsweep.engine.losses import build_losses
 from kdsweep.engine.models import build_model, load_weights
 from kdsweep.engine.student import Student, TeacherOutput, build_student
 from kdsweep.errors import UserError
+from kdsweep.spec.groups import first_difference
 from kdsweep.status import RunStatus
 
 log = logging.getLogger(__name__)
-
-# Sections every run of a group must share; `train` may differ only in `patience`.
-SHARED_KEYS = ("teacher", "data", "seed", "epochs")
-
 
 @dataclass
 class RunResult:
@@ -83,15 +80,11 @@ def check_group(configs: Sequence[dict[str, Any]]) -> None:
     """ValueError unless the runs can share one data pipeline and one teacher forward."""
     if not configs:
         raise ValueError("train_group needs at least one run config")
-    first = configs[0]
     for i, cfg in enumerate(configs[1:], start=1):
-        for key in SHARED_KEYS:
-            if cfg.get(key) != first.get(key):
-                raise ValueError(f"run {i} differs from run 0 in {key!r}: a group shares teacher, data, seed, epochs")
-        mine = {k: v for k, v in cfg["train"].items() if k != "patience"}
-        theirs = {k: v for k, v in first["train"].items() if k != "patience"}
-        if mine != theirs:
-            raise ValueError(f"run {i} differs from run 0 in 'train' (only patience may differ in a group)")
+        key = first_difference(cfg, configs[0])
+        if key is not None:
+            raise ValueError(f"run {i} differs from run 0 in {key!r}: a group may differ only in loss terms, "
+                             "learning rate and patience (kdsweep.spec.groups)")
 
 
 def train_group(

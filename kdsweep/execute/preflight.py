@@ -11,8 +11,6 @@ from pathlib import Path
 from kdsweep.errors import UserError, did_you_mean
 from kdsweep.plan import Plan
 
-NO_ROOT = ("digits", "fake")
-
 
 def preflight(plan: Plan, *, local: bool = True) -> None:
     """Raise UserError naming the sweep, the run and the key; file checks only on a local cluster."""
@@ -33,11 +31,11 @@ def preflight(plan: Plan, *, local: bool = True) -> None:
         teacher = cfg.get("teacher")
         if teacher:
             check_arch(teacher["arch"], f"{where}: teacher.arch")
-        DATASETS.get(cfg["data"]["name"], where=f"{where}: data.name")
+        dataset = DATASETS.get(cfg["data"]["name"], where=f"{where}: data.name")
         if not local:
             continue
         name, root = cfg["data"]["name"], cfg["data"].get("root")
-        if name not in NO_ROOT:
+        if dataset.needs_root:
             if not root:
                 raise UserError(f"data set {name!r} needs `data.root: <directory>`", where=f"{where}: data.root")
             if not Path(root).expanduser().exists():

@@ -13,14 +13,20 @@ from typing import Any
 
 from kdsweep.errors import UserError, did_you_mean
 from kdsweep.plan.keys import digest, run_key, short_key
-from kdsweep.spec.defaults import TEACHER_LOSSES
+from kdsweep.plan.origin import Layer, blame
 from kdsweep.spec.dotted import set_path
 from kdsweep.spec.expand import axis_names, expand_points
+from kdsweep.spec.groups import shared_part
 from kdsweep.spec.load import Sweep
-from kdsweep.spec.resolve import merge_stage, resolve_run_config
+from kdsweep.spec.resolve import merge_stage, resolve_run_config, teacher_terms
 
 TEACHER_MODEL_KEYS = ("arch", "num_classes", "cifar", "head", "kwargs")
-STUDENT_ONLY = ("teacher", *(f"loss.{term}" for term in TEACHER_LOSSES))
+
+
+def student_only(key: str) -> bool:
+    """An override a stage never inherits: the teacher, or a loss term that needs one."""
+    parts = key.split(".")
+    return parts[0] == "teacher" or (parts[0] == "loss" and len(parts) > 1 and bool(teacher_terms([parts[1]])))
 
 
 @dataclass
@@ -136,11 +142,12 @@ def _stage_order(sweep: Sweep) -> list[str]:
     return order
 
 
-def _resolve(raw: dict, where: str, stage_runs: dict[str, PlannedRun], stage_names: list[str]) -> dict:
+def _resolve(raw: dict, where: str, stage_runs: dict[str, PlannedRun], stage_names: list[str],
+             layers: list[Layer]) -> dict:
     try:
         config = resolve_run_config(raw)
-    except UserError as exc:
-        raise UserError(str(exc), where=where) from None
+    except UserError as exc:  # named where the user wrote the key (base, -o, the stage or point)
+        raise UserError(exc.message, where=blame(exc.where, layers, where)) from None
     teacher = config.get("teacher")
     if teacher and teacher.get("run") is not None:
         name = teacher["run"]
@@ -179,18 +186,9 @@ def dependencies(config: dict) -> list[str]:
 
 
 def group_signature(config: dict) -> str:
-    """Runs with the same signature can train in one process over one data pipeline.
-
-    They share the teacher, data, seed, epochs, batch size, model and schedule; they may differ
-    in learning rate and in loss terms and weights (T, alpha, FA / hint on or off).
-    """
-    sig = copy.deepcopy(config)
-    sig["optim"].pop("lr", None)
-    # Loss terms only change what each student computes from the shared batch and teacher
-    # outputs; how the teacher runs (eval / train mode) is shared, so it stays in.
-    refinery = sig.get("loss", {}).get("refinery") or {}
-    sig["loss"] = {"teacher_mode": refinery.get("teacher_mode", "eval")}
-    return digest(sig, 12)
+    """Runs with the same signature can train in one process over one data pipeline
+    (the rule: `spec.groups`)."""
+    return digest(shared_part(config), 12)
 
 
 def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
@@ -198,12 +196,15 @@ def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
     runs: list[PlannedRun] = []
     seen: dict[str, PlannedRun] = {}
     order = _stage_order(sweep)
+    inherited = merge_stage(sweep.base, {})
     for name in order:
         raw = merge_stage(sweep.base, sweep.stages[name])
-        for key, value in sweep.overrides.items():  # `-o epochs=1` means every run, stages too
-            if not key.startswith(STUDENT_ONLY):  # ... except what a stage never inherits
-                set_path(raw, key, value)
-        config = _resolve(raw, f"stages.{name}", stage_runs, order)
+        stage_overrides = {k: v for k, v in sweep.overrides.items() if not student_only(k)}
+        for key, value in stage_overrides.items():  # `-o epochs=1` means every run, stages too,
+            set_path(raw, key, value)  # ... except what a stage never inherits
+        layers = [Layer("base", tree=inherited), Layer(f"stages.{name}", tree=sweep.stages[name]),
+                  Layer("-o", keys=tuple(stage_overrides))]
+        config = _resolve(raw, f"stages.{name}", stage_runs, order, layers)
         key = run_key(config)
         if key in seen:  # two stages that train the same thing are one run
             stage_runs[name] = seen[key]
@@ -219,7 +220,9 @@ def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
         where = f"point {run_name(point)}" if point else "base"
         if i and not point:
             where = f"points[{i}]"
-        config = _resolve(_apply(sweep.base, point), where, stage_runs, order)
+        layers = [Layer("base", tree=sweep.base), Layer("-o", keys=tuple(sweep.overrides)),
+                  Layer(where, keys=tuple(point))]
+        config = _resolve(_apply(sweep.base, point), where, stage_runs, order, layers)
         key = run_key(config)
         if key in seen:  # the same run named twice (or equal to a stage) is planned once
             if not seen[key].point and point:

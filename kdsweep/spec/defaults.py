@@ -5,14 +5,19 @@ plan fills every default in, so a run's config is complete and its run key says 
 what was trained. It is plain data, no torch, so `kdsweep plan` stays fast.
 
 `REQUIRED` marks a key the user must give. A default of `None` means "the component
-decides" (e.g. a data set's own input size or transforms) and is hashed as null.
+decides" (e.g. a data set's own input size or transforms) and is hashed as null. This is
+the run's skeleton; the options of the named components (optimiser, schedule, loss terms)
+are declared by their registry entries (`spec.entries`), next to their code.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-REQUIRED = "<required>"
+from kdsweep.spec.entries import OPTIMIZERS
+from kdsweep.spec.options import REQUIRED
+
+DEFAULT_OPTIMIZER = "sgd"
 
 # Keys that never change what is trained: left out of the run key (DESIGN.md, "run key").
 NON_RESULT_KEYS: tuple[str, ...] = (
@@ -59,17 +64,10 @@ RUN_DEFAULTS: dict[str, Any] = {
     },
     # teacher: None, {run: <stage>} or {arch: ..., checkpoint: path, ...}; see TEACHER_DEFAULTS.
     "teacher": None,
-    "optim": {
-        "name": "sgd",  # sgd | adam | adamw
-        "lr": 0.1,
-        "momentum": 0.9,
-        "nesterov": False,
-        "weight_decay": 0.0,
-        "betas": [0.9, 0.999],
-        "grad_clip": None,  # max global grad norm
-    },
-    "schedule": {"name": "constant"},  # defaults per name in SCHEDULE_DEFAULTS
-    "loss": {"ce": {}},  # defaults per term in LOSS_DEFAULTS
+    # The optimiser's keys and defaults are its entry's (kdsweep/engine/optim.py).
+    "optim": {"name": DEFAULT_OPTIMIZER, **OPTIMIZERS.get(DEFAULT_OPTIMIZER).options.defaults()},
+    "schedule": {"name": "constant"},  # each schedule's options: its entry (engine/schedules.py)
+    "loss": {"ce": {}},  # each term's options: its entry (engine/losses/<term>.py)
     "train": {
         "amp": "off",  # off | bf16 | fp16 (CUDA only; ignored on the CPU)
         "channels_last": False,
@@ -91,35 +89,39 @@ TEACHER_DEFAULTS: dict[str, Any] = {
     "checkpoint": None,  # path to the teacher's weights (or filled by the executor for stages)
 }
 
-SCHEDULE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "constant": {},
-    "step": {"step_size": 30, "gamma": 0.1},
-    "multistep": {"milestones": REQUIRED, "gamma": 0.1},
-    # 004: per-epoch cosine after `warmup_epochs` of per-iteration linear warm-up from
-    # warmup_start; 002: per-iteration cosine with floor 0.1 (per: iter).
-    "cosine": {"warmup_epochs": 0, "warmup_start": 0.001, "floor": 0.0, "per": "epoch"},
-    "warm_restarts": {"T_0": REQUIRED, "T_mult": 1, "eta_min": 0.0},
-}
-
-LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
-    # weight None: 1 - kd.alpha with kd, 0 with refinery, else 1 (filled by the plan).
-    "ce": {"weight": None, "label_smoothing": 0.0},
-    "kd": {"T": 4.0, "alpha": 0.9, "t2_scale": True},
-    "refinery": {"weight": 1.0, "teacher_mode": "eval"},
-    "fa": {
-        "weight": 1.0,
-        "student_layer": REQUIRED,
-        "teacher_layer": REQUIRED,
-        "fast": False,
-        "local_radius": None,  # None: global FA; else pairs within this radius weigh local_weight
-        "local_weight": 2.0,
-    },
-    "hint": {"weight": 1.0, "kind": "smooth_l1", "layers": REQUIRED},  # layers: [{student, teacher, weight}]
-}
-
-# Loss terms that need a teacher; a run with none of them trains without one.
-TEACHER_LOSSES = ("kd", "refinery", "fa", "hint")
-
-OPTIMIZERS = ("sgd", "adam", "adamw")
-AMP_MODES = ("off", "bf16", "fp16")
+# The skeleton's own value rules (components' options carry theirs in their entries).
 DEVICES = ("auto", "cpu", "cuda")
+AMP_MODES = ("off", "bf16", "fp16")
+CHOICES: dict[str, tuple[str, ...]] = {
+    "device": DEVICES,
+    "train.amp": AMP_MODES,
+    "data.on_device": ("auto", "true", "false"),
+}
+# Types of skeleton keys whose default is None (the default itself says the type of the others).
+NULLABLE_TYPES: dict[str, tuple[type, ...]] = {
+    "data.root": (str,),
+    "data.val_batch_size": (int,),
+    "data.limit": (int,),
+    "data.val_limit": (int,),
+    "data.input_size": (int,),
+    "data.num_classes": (int,),
+    "data.train_transforms": (list,),
+    "data.val_transforms": (list,),
+    "data.copies": (list,),
+    "data.on_device": (str, bool),
+    "student.num_classes": (int,),
+    "student.head": (dict,),
+    "student.init": (dict,),
+    "teacher.num_classes": (int,),
+    "teacher.head": (dict,),
+    "teacher.run": (str,),
+    "teacher.key": (str,),
+    "teacher.checkpoint": (str,),
+    "train.patience": (int,),
+    "train.threads": (int,),
+}
+# Values that are free-form mappings: their inner keys are not checked here.
+FREE_FORM = {"student.kwargs", "teacher.kwargs", "student.head", "teacher.head", "student.init"}
+# Skeleton keys that may differ between the runs of one fused group (components declare
+# theirs in their entries): each student stops early on its own.
+FUSABLE = ("train.patience",)

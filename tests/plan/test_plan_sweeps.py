@@ -17,15 +17,9 @@ import yaml
 
 from kdsweep.plan import plan_sweep
 from kdsweep.plan.keys import run_key
-from kdsweep.spec.defaults import (
-    LOSS_DEFAULTS,
-    REQUIRED,
-    RUN_DEFAULTS,
-    SCHEDULE_DEFAULTS,
-    TEACHER_DEFAULTS,
-    TEACHER_LOSSES,
-)
+from kdsweep.spec.defaults import REQUIRED, RUN_DEFAULTS, TEACHER_DEFAULTS
 from kdsweep.spec.dotted import flatten, get_path, has_path
+from kdsweep.spec.entries import LOSSES, SCHEDULES
 from kdsweep.spec.load import TOP_LEVEL_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,12 +81,12 @@ def _check_resolved(config: dict) -> None:
         assert set(config[section]) == set(RUN_DEFAULTS[section]), section
     assert config["student"]["arch"] not in (None, REQUIRED)
     schedule = config["schedule"]
-    assert set(schedule) == {"name", *SCHEDULE_DEFAULTS[schedule["name"]]}
+    assert set(schedule) == {"name", *SCHEDULES.get(schedule["name"]).options.defaults()}
     assert "ce" in config["loss"]
     for term, body in config["loss"].items():
-        assert set(body) == set(LOSS_DEFAULTS[term]), term
+        assert set(body) == set(LOSSES.get(term).options.defaults()), term
     assert isinstance(config["loss"]["ce"]["weight"], (int, float))
-    if any(t in config["loss"] for t in TEACHER_LOSSES):
+    if any(LOSSES.get(t).needs_teacher for t in config["loss"]):
         teacher = config["teacher"]
         assert set(teacher) == set(TEACHER_DEFAULTS)
         assert teacher["arch"] not in (None, REQUIRED, "<from stage>")

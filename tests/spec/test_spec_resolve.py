@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from kdsweep.errors import UserError
-from kdsweep.spec.defaults import LOSS_DEFAULTS, RUN_DEFAULTS, SCHEDULE_DEFAULTS
+from kdsweep.spec.defaults import RUN_DEFAULTS
 from kdsweep.spec.dotted import deep_merge, flatten, get_path, set_path
+from kdsweep.spec.entries import LOSSES, SCHEDULES
 from kdsweep.spec.resolve import merge_stage, resolve_run_config
 
 STUDENT = {"student": {"arch": "s"}}
@@ -23,6 +24,10 @@ def test_defaults_filled():
     assert config["schedule"] == {"name": "constant"}
     assert config["loss"] == {"ce": {"weight": 1.0, "label_smoothing": 0.0}}
     assert config["teacher"] is None
+
+
+SCHEDULE_DEFAULTS = {name: SCHEDULES.get(name).options.defaults() for name in SCHEDULES}
+LOSS_DEFAULTS = {name: LOSSES.get(name).options.defaults() for name in LOSSES}
 
 
 @pytest.mark.parametrize("name", sorted(SCHEDULE_DEFAULTS))

@@ -63,6 +63,7 @@ class DatasetDef:
     input_size: int
     load: Loader
     count_classes: Callable[[str], int | None] | None = None  # cheap class count from a root, if any
+    needs_root: bool = True  # reads files under data.root (preflight checks the directory)
 
     def __call__(self, cfg: dict[str, Any], seed: int) -> TensorData | FileData:
         return self.load(cfg, seed)

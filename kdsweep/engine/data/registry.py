@@ -16,11 +16,13 @@ def dataset(
     num_classes: int | None,
     input_size: int,
     count_classes: Callable[[str], int | None] | None = None,
+    needs_root: bool = True,
 ) -> Callable[[Loader], Loader]:
-    """Register a loader `(cfg, seed) -> TensorData | FileData` under `name`."""
+    """Register a loader `(cfg, seed) -> TensorData | FileData` under `name`; `needs_root`:
+    the data lives in files under `data.root` (False for data made or bundled in code)."""
 
     def add(load: Loader) -> Loader:
-        DATASETS.register(name)(DatasetDef(name, num_classes, input_size, load, count_classes))
+        DATASETS.register(name)(DatasetDef(name, num_classes, input_size, load, count_classes, needs_root))
         return load
 
     return add

@@ -1,27 +1,22 @@
-"""What every loss term shares: its inputs, its registry, its config checks, float32 math.
+"""What every loss term shares: its inputs, its entry lookup, float32 math.
 
 A term is a small `nn.Module` (mdistiller's style): `value(ctx)` is the unweighted loss the
 write-up defines, `forward(ctx)` is that times the term's `weight`, and the trainer logs
 each weighted term under its own name. Terms are looked up by the key a sweep's `loss:`
-section uses, so a new KD method is one file and one registry entry.
+section uses, through the entry its file declares (see the package's __init__: a new KD
+method is one file).
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from kdsweep.errors import UserError, did_you_mean
-from kdsweep.registry import Registry
-from kdsweep.spec.defaults import LOSS_DEFAULTS, REQUIRED
-
-LOSSES = Registry("loss term")
+from kdsweep.spec.entries import LOSSES, LossEntry
 
 
 @dataclass
@@ -39,15 +34,32 @@ class LossContext:
 
 
 class LossTerm(nn.Module):
-    """A named, weighted loss term; subclasses define `value` and `from_config`."""
+    """A named, weighted loss term; subclasses define `value` and `from_options`."""
 
-    name: ClassVar[str]
-    needs_teacher: ClassVar[bool] = False
+    name: ClassVar[str]  # the key of its entry (`ENTRY` in the term's file)
 
     def __init__(self, weight: float, *, where: str):
         super().__init__()
         self.weight = float(weight)
         self.where = where
+
+    @classmethod
+    def entry(cls) -> LossEntry:
+        return LOSSES.get(cls.name)
+
+    @classmethod
+    def from_options(cls, opts: Any, *, where: str) -> LossTerm:
+        """The term from its validated options (its entry's Options dataclass)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, cfg: Any, *, where: str) -> LossTerm:
+        """The term from a config mapping, checked by its entry's options (as the plan checks it)."""
+        return cls.from_options(cls.entry().parse(cfg, where), where=where)
+
+    @property
+    def needs_teacher(self) -> bool:
+        return self.entry().needs_teacher
 
     @property
     def student_layers(self) -> list[str]:
@@ -97,47 +109,3 @@ def full_precision(device: torch.device) -> contextlib.AbstractContextManager[An
         return torch.autocast(device_type=device.type, enabled=False)
     except (RuntimeError, ValueError):  # a device type autocast does not know: nothing to disable
         return contextlib.nullcontext()
-
-
-def options(cfg: Any, name: str, *, where: str) -> dict[str, Any]:
-    """The term's config with defaults filled, unknown keys and missing required keys refused."""
-    defaults = LOSS_DEFAULTS.get(name, {})
-    if cfg is None:
-        cfg = {}
-    if not isinstance(cfg, Mapping):
-        raise UserError(f"expected a mapping of options, got {cfg!r}", where=where)
-    for key in cfg:
-        if key not in defaults:
-            raise UserError(f"loss term {name!r} has no option {key!r}; {did_you_mean(key, defaults)}",
-                            where=f"{where}.{key}")
-    opts = {**defaults, **cfg}
-    for key, value in opts.items():
-        if isinstance(value, str) and value == REQUIRED:
-            raise UserError(f"loss term {name!r} needs {key!r}", where=f"{where}.{key}")
-    return opts
-
-
-def number(value: Any, where: str, *, low: float | None = 0.0, high: float | None = None,
-           low_open: bool = False, high_open: bool = False) -> float:
-    """A finite real within bounds, or a UserError that says which bounds."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value < high if high_open else value <= high
-    if not ok:
-        bounds = []
-        if low is not None:
-            bounds.append(f"{'>' if low_open else '>='} {low:g}")
-        if high is not None:
-            bounds.append(f"{'<' if high_open else '<='} {high:g}")
-        within = f" {' and '.join(bounds)}" if bounds else ""
-        raise UserError(f"expected a number{within}, got {value!r}", where=where)
-    return float(value)
-
-
-def layer_name(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise UserError(f"expected a module name (as model.named_modules() prints it), got {value!r}",
-                        where=where)
-    return value

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from kdsweep.engine.losses.base import LOSSES, LossContext, LossTerm, number, options
+from kdsweep.engine.losses.base import LossContext, LossTerm
+from kdsweep.spec.entries import LossEntry
+from kdsweep.spec.options import Options, option
 
 
-@LOSSES.register("ce")
+@dataclass
+class CEOptions(Options):
+    weight: float | None = option(None, types=(int, float), low=0)  # None: the plan fills it (see below)
+    label_smoothing: float = option(0.0, low=0, high=1, high_open=True)
+
+
+ENTRY = LossEntry("ce", CEOptions, impl="CrossEntropy")
+
+
 class CrossEntropy(LossTerm):
     """Cross-entropy against the labels (class indices, or class probabilities).
 
@@ -27,11 +37,8 @@ class CrossEntropy(LossTerm):
         self.label_smoothing = float(label_smoothing)
 
     @classmethod
-    def from_config(cls, cfg: Any, *, where: str) -> CrossEntropy:
-        opts = options(cfg, "ce", where=where)
-        weight = 1.0 if opts["weight"] is None else number(opts["weight"], f"{where}.weight")
-        smoothing = number(opts["label_smoothing"], f"{where}.label_smoothing", high=1.0, high_open=True)
-        return cls(weight, smoothing, where=where)
+    def from_options(cls, opts: CEOptions, *, where: str) -> CrossEntropy:
+        return cls(1.0 if opts.weight is None else opts.weight, opts.label_smoothing, where=where)
 
     def value(self, ctx: LossContext) -> torch.Tensor:
         labels = ctx.labels if not ctx.labels.is_floating_point() else ctx.labels.float()

@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from kdsweep.engine.losses.base import LOSSES, LossContext, LossTerm, layer_name, number, options
+from kdsweep.engine.losses.base import LossContext, LossTerm
 from kdsweep.engine.losses.maps import resize_like, spatial
 from kdsweep.errors import UserError
+from kdsweep.spec.entries import LossEntry
+from kdsweep.spec.options import Options, layer_name, option
 
 
-@LOSSES.register("fa")
+@dataclass
+class FAOptions(Options):
+    weight: float = option(1.0, low=0)
+    student_layer: str = option()  # required: a module name as model.named_modules() prints it
+    teacher_layer: str = option()
+    fast: bool = False
+    local_radius: int | None = option(None, types=(int,))  # None: global FA; else pairs within this radius
+    local_weight: float = option(2.0, low=0)  # ... weigh local_weight
+
+    def check(self, where: str) -> None:
+        layer_name(self.student_layer, f"{where}.student_layer")
+        layer_name(self.teacher_layer, f"{where}.teacher_layer")
+        radius = self.local_radius
+        if radius is not None and (isinstance(radius, bool) or not isinstance(radius, int) or radius < 0):
+            raise UserError(f"expected a whole number of pixels >= 0 or null, got {radius!r}",
+                            where=f"{where}.local_radius")
+
+
+ENTRY = LossEntry("fa", FAOptions, impl="FeatureAffinity", needs_teacher=True)
+
+
 class FeatureAffinity(LossTerm):
     """sum_b L1(A_s - A_t) / (HW)^2, A = F^T F over L2-normalised pixel vectors (000).
 
@@ -36,7 +58,6 @@ class FeatureAffinity(LossTerm):
     """
 
     name = "fa"
-    needs_teacher = True
 
     def __init__(self, student_layer: str, teacher_layer: str, weight: float = 1.0, *, fast: bool = False,
                  local_radius: int | None = None, local_weight: float = 2.0, where: str = "loss.fa"):
@@ -49,23 +70,9 @@ class FeatureAffinity(LossTerm):
         self._pair_weights: dict[tuple[int, int, str], torch.Tensor] = {}
 
     @classmethod
-    def from_config(cls, cfg: Any, *, where: str) -> FeatureAffinity:
-        opts = options(cfg, "fa", where=where)
-        if not isinstance(opts["fast"], bool):
-            raise UserError(f"expected true or false, got {opts['fast']!r}", where=f"{where}.fast")
-        radius = opts["local_radius"]
-        if radius is not None and (isinstance(radius, bool) or not isinstance(radius, int) or radius < 0):
-            raise UserError(f"expected a whole number of pixels >= 0 or null, got {radius!r}",
-                            where=f"{where}.local_radius")
-        return cls(
-            layer_name(opts["student_layer"], f"{where}.student_layer"),
-            layer_name(opts["teacher_layer"], f"{where}.teacher_layer"),
-            number(opts["weight"], f"{where}.weight"),
-            fast=opts["fast"],
-            local_radius=radius,
-            local_weight=number(opts["local_weight"], f"{where}.local_weight"),
-            where=where,
-        )
+    def from_options(cls, opts: FAOptions, *, where: str) -> FeatureAffinity:
+        return cls(opts.student_layer, opts.teacher_layer, opts.weight, fast=opts.fast,
+                   local_radius=opts.local_radius, local_weight=opts.local_weight, where=where)
 
     @property
     def student_layers(self) -> list[str]:

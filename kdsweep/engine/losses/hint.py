@@ -3,18 +3,49 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kdsweep.engine.losses.base import LOSSES, LossContext, LossTerm, layer_name, number, options
+from kdsweep.engine.losses.base import LossContext, LossTerm
 from kdsweep.engine.losses.maps import resize_like
 from kdsweep.errors import UserError, did_you_mean
+from kdsweep.spec.entries import LossEntry
+from kdsweep.spec.options import Options, check_number, layer_name, option
+
+
+@dataclass
+class HintOptions(Options):
+    weight: float = option(1.0, low=0)
+    kind: str = "smooth_l1"  # smooth_l1 | mse
+    layers: list = option(types=(list,))  # [{student: <module>, teacher: <module>, weight: w}, ...]
+
+    def check(self, where: str) -> None:
+        if self.kind not in ("smooth_l1", "mse"):
+            raise UserError(f"unknown kind {self.kind!r}; {did_you_mean(self.kind, ('smooth_l1', 'mse'))}",
+                            where=f"{where}.kind")
+        if not self.layers:
+            raise UserError("expected a non-empty list of {student: <module>, teacher: <module>, weight: w}",
+                            where=f"{where}.layers")
+        for i, item in enumerate(self.layers):
+            at = f"{where}.layers[{i}]"
+            if not isinstance(item, Mapping) or "student" not in item or "teacher" not in item:
+                raise UserError(f"expected {{student: <module>, teacher: <module>, weight: w}}, got {item!r}",
+                                where=at)
+            for key in item:
+                if key not in ("student", "teacher", "weight"):
+                    raise UserError(f"unknown key {key!r}; {did_you_mean(key, ('student', 'teacher', 'weight'))}",
+                                    where=f"{at}.{key}")
+            layer_name(item["student"], f"{at}.student")
+            layer_name(item["teacher"], f"{at}.teacher")
+            check_number(item.get("weight", 1.0), f"{at}.weight", low=0)
+
+
+ENTRY = LossEntry("hint", HintOptions, impl="Hint", needs_teacher=True)
 
 KINDS = {"smooth_l1": F.smooth_l1_loss, "mse": F.mse_loss}
-PAIR_KEYS = ("student", "teacher", "weight")
 
 
 class Hint(LossTerm):
@@ -34,7 +65,6 @@ class Hint(LossTerm):
     """
 
     name = "hint"
-    needs_teacher = True
 
     def __init__(self, layers: list[tuple[str, str, float]], weight: float = 1.0, kind: str = "smooth_l1",
                  *, where: str = "loss.hint"):
@@ -44,27 +74,9 @@ class Hint(LossTerm):
         self.adapters = nn.ModuleDict()  # str(pair index) -> adapter, only for pairs that need one
 
     @classmethod
-    def from_config(cls, cfg: Any, *, where: str) -> Hint:
-        opts = options(cfg, "hint", where=where)
-        if opts["kind"] not in KINDS:
-            raise UserError(f"unknown kind {opts['kind']!r}; {did_you_mean(opts['kind'], KINDS)}",
-                            where=f"{where}.kind")
-        raw = opts["layers"]
-        if not isinstance(raw, list) or not raw:
-            raise UserError("expected a non-empty list of {student: <module>, teacher: <module>, weight: w}",
-                            where=f"{where}.layers")
-        pairs = []
-        for i, item in enumerate(raw):
-            at = f"{where}.layers[{i}]"
-            if not isinstance(item, Mapping) or "student" not in item or "teacher" not in item:
-                raise UserError(f"expected {{student: <module>, teacher: <module>, weight: w}}, got {item!r}",
-                                where=at)
-            for key in item:
-                if key not in PAIR_KEYS:
-                    raise UserError(f"unknown key {key!r}; {did_you_mean(key, PAIR_KEYS)}", where=f"{at}.{key}")
-            pairs.append((layer_name(item["student"], f"{at}.student"), layer_name(item["teacher"], f"{at}.teacher"),
-                          number(item.get("weight", 1.0), f"{at}.weight")))
-        return cls(pairs, number(opts["weight"], f"{where}.weight"), opts["kind"], where=where)
+    def from_options(cls, opts: HintOptions, *, where: str) -> Hint:
+        pairs = [(item["student"], item["teacher"], float(item.get("weight", 1.0))) for item in opts.layers]
+        return cls(pairs, opts.weight, opts.kind, where=where)
 
     @property
     def student_layers(self) -> list[str]:
@@ -115,5 +127,3 @@ class Hint(LossTerm):
     def extra_repr(self) -> str:
         return f"pairs={self.pairs}, kind={self.kind}, weight={self.weight:g}"
 
-
-LOSSES.register("hint")(Hint)

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from kdsweep.engine.losses.base import LOSSES, LossContext, LossTerm, number, options
+from kdsweep.engine.losses.base import LossContext, LossTerm
 from kdsweep.errors import UserError
+from kdsweep.spec.entries import LossEntry
+from kdsweep.spec.options import Options, option
 
 
-@LOSSES.register("kd")
+@dataclass
+class KDOptions(Options):
+    T: float = option(4.0, low=0, low_open=True, noun="a temperature")
+    alpha: float = 0.9  # the soft term's weight; ce takes 1 - alpha
+    t2_scale: bool = True
+
+    def check(self, where: str) -> None:
+        if not 0 <= self.alpha <= 1:
+            raise UserError(f"expected a weight in [0, 1], got {self.alpha!r} (0 <= alpha <= 1)",
+                            where=f"{where}.alpha")
+
+
+ENTRY = LossEntry("kd", KDOptions, impl="HintonKD", needs_teacher=True,
+                  ce_weight=lambda opts: 1.0 - float(opts["alpha"]))
+
+
 class HintonKD(LossTerm):
     """KL(softmax(t/T) || softmax(s/T)), batch mean, weighted alpha * T^2 (or alpha).
 
@@ -26,7 +43,6 @@ class HintonKD(LossTerm):
     """
 
     name = "kd"
-    needs_teacher = True
 
     def __init__(self, T: float = 4.0, alpha: float = 0.9, t2_scale: bool = True, *, where: str = "loss.kd"):
         super().__init__(alpha * (T * T if t2_scale else 1.0), where=where)
@@ -35,13 +51,8 @@ class HintonKD(LossTerm):
         self.t2_scale = bool(t2_scale)
 
     @classmethod
-    def from_config(cls, cfg: Any, *, where: str) -> HintonKD:
-        opts = options(cfg, "kd", where=where)
-        T = number(opts["T"], f"{where}.T", low_open=True)
-        alpha = number(opts["alpha"], f"{where}.alpha", high=1.0)
-        if not isinstance(opts["t2_scale"], bool):
-            raise UserError(f"expected true or false, got {opts['t2_scale']!r}", where=f"{where}.t2_scale")
-        return cls(T, alpha, opts["t2_scale"], where=where)
+    def from_options(cls, opts: KDOptions, *, where: str) -> HintonKD:
+        return cls(opts.T, opts.alpha, opts.t2_scale, where=where)
 
     def value(self, ctx: LossContext) -> torch.Tensor:
         log_s = F.log_softmax(ctx.student_logits.float() / self.T, dim=1)

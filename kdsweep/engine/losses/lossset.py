@@ -8,8 +8,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from kdsweep.engine.losses.base import LOSSES, LossContext, LossTerm, full_precision
+from kdsweep.engine.losses.base import LossContext, LossTerm, full_precision
 from kdsweep.errors import UserError
+from kdsweep.spec.entries import LOSSES
 
 
 class LossSet(nn.Module):
@@ -72,7 +73,8 @@ def build_losses(loss_cfg: Mapping[str, Any], *, where: str = "loss") -> LossSet
                         where=where)
     terms: dict[str, LossTerm] = {}
     for name, cfg in loss_cfg.items():
-        term = LOSSES.get(name, where=where).from_config(cfg, where=f"{where}.{name}")
+        entry = LOSSES.get(name, where=where)
+        term = entry.load().from_options(entry.parse(cfg, f"{where}.{name}"), where=f"{where}.{name}")
         if term.weight != 0:
             terms[name] = term
     if not terms:

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from kdsweep.engine.losses.base import LOSSES, LossContext, LossTerm, number, options
-from kdsweep.errors import UserError
+from kdsweep.engine.losses.base import LossContext, LossTerm
+from kdsweep.spec.entries import LossEntry
+from kdsweep.spec.options import Options, option
 
-TEACHER_MODES = ("eval", "train")
+
+@dataclass
+class RefineryOptions(Options):
+    weight: float = option(1.0, low=0)
+    teacher_mode: str = option("eval", choices=("eval", "train"))
 
 
-@LOSSES.register("refinery")
+# Trained on the teacher's labels alone: the hard-label term gets weight 0 (001).
+ENTRY = LossEntry("refinery", RefineryOptions, impl="Refinery", needs_teacher=True,
+                  teacher_mode_option="teacher_mode", ce_weight=lambda opts: 0.0)
+
+
 class Refinery(LossTerm):
     """Soft-target cross-entropy -sum(softmax(t) * log_softmax(s)), batch mean.
 
@@ -27,19 +36,14 @@ class Refinery(LossTerm):
     """
 
     name = "refinery"
-    needs_teacher = True
 
     def __init__(self, weight: float = 1.0, teacher_mode: str = "eval", *, where: str = "loss.refinery"):
         super().__init__(weight, where=where)
         self.teacher_mode = teacher_mode
 
     @classmethod
-    def from_config(cls, cfg: Any, *, where: str) -> Refinery:
-        opts = options(cfg, "refinery", where=where)
-        mode = opts["teacher_mode"]
-        if mode not in TEACHER_MODES:
-            raise UserError(f"expected 'eval' or 'train', got {mode!r}", where=f"{where}.teacher_mode")
-        return cls(number(opts["weight"], f"{where}.weight"), mode, where=where)
+    def from_options(cls, opts: RefineryOptions, *, where: str) -> Refinery:
+        return cls(opts.weight, opts.teacher_mode, where=where)
 
     def value(self, ctx: LossContext) -> torch.Tensor:
         log_s = F.log_softmax(ctx.student_logits.float(), dim=1)

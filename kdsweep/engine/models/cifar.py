@@ -10,8 +10,8 @@ which leaves a 32x32 image only 1x1 at the last stage. What each family gets:
   (3x3) gets stride 1; they have no max-pool. (mnasnet/regnet likewise.)
 - our own `mobilenets_m`: its stem gets stride 1.
 
-Models written for 32x32 (digits_*, efficientnet_cifar_*, efficientnet_ex/exx,
-food11 students) need nothing. Any other architecture is refused with a UserError rather
+Models written for 32x32 (registered with `input_size=32`: digits_*, efficientnet_cifar_*,
+efficientnet_ex/exx, the food11 students) need nothing. Any other architecture is refused with a UserError rather
 than silently left at its ImageNet stem.
 """
 
@@ -21,9 +21,8 @@ from collections.abc import Callable
 
 from torch import nn
 
+from kdsweep.engine.models.zoo import MODELS
 from kdsweep.errors import UserError
-
-NATIVE_32 = ("digits_", "efficientnet_cifar_", "efficientnet_ex", "food11_", "dwpw_")
 
 
 def _stem_stride1(conv: nn.Conv2d) -> None:
@@ -74,7 +73,7 @@ ADAPTERS: dict[str, Callable[[nn.Module], None]] = {
 
 def adapt_for_32(model: nn.Module, arch: str, *, where: str) -> nn.Module:
     """Make `model` keep spatial resolution on 32x32 inputs; in place, returns it."""
-    if arch.startswith(NATIVE_32):
+    if MODELS.metadata(arch).get("input_size") == 32:  # written for 32x32
         return model
     for prefix, adapter in ADAPTERS.items():
         if arch.startswith(prefix):

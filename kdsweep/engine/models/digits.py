@@ -40,11 +40,11 @@ class DigitsNet(nn.Module):
         return self.classifier(self.pool(self.features(x)).flatten(1))
 
 
-@MODELS.register("digits_teacher")
+@MODELS.register("digits_teacher", input_size=32)
 def digits_teacher(num_classes: int = 10, widths: list[int] | None = None, in_channels: int = 3) -> nn.Module:
     return DigitsNet(widths or [32, 64, 128, 256], num_classes, in_channels)
 
 
-@MODELS.register("digits_student")
+@MODELS.register("digits_student", input_size=32)
 def digits_student(num_classes: int = 10, widths: list[int] | None = None, in_channels: int = 3) -> nn.Module:
     return DigitsNet(widths or [8, 16, 32, 64], num_classes, in_channels)

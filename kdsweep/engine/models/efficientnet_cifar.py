@@ -128,21 +128,21 @@ EXX = {**EX, "repeats": [1, 2, 2, 3, 3, 3, 1]}
 # write-ups do not state one for ex / exx, which keep B0's. Override with kwargs.
 
 
-@MODELS.register("efficientnet_cifar_b0")
+@MODELS.register("efficientnet_cifar_b0", input_size=32)
 def efficientnet_cifar_b0(num_classes: int = 100, **kwargs) -> nn.Module:
     return EfficientNetCifar(**{**B0, "drop_connect": 0.2, "dropout": 0.2, **kwargs}, num_classes=num_classes)
 
 
-@MODELS.register("efficientnet_cifar_b3")
+@MODELS.register("efficientnet_cifar_b3", input_size=32)
 def efficientnet_cifar_b3(num_classes: int = 100, **kwargs) -> nn.Module:
     return EfficientNetCifar(**{**B3, "drop_connect": 0.2, "dropout": 0.3, **kwargs}, num_classes=num_classes)
 
 
-@MODELS.register("efficientnet_ex")
+@MODELS.register("efficientnet_ex", input_size=32)
 def efficientnet_ex(num_classes: int = 100, **kwargs) -> nn.Module:
     return EfficientNetCifar(**{**EX, "drop_connect": 0.0, "dropout": 0.2, **kwargs}, num_classes=num_classes)
 
 
-@MODELS.register("efficientnet_exx")
+@MODELS.register("efficientnet_exx", input_size=32)
 def efficientnet_exx(num_classes: int = 100, **kwargs) -> nn.Module:
     return EfficientNetCifar(**{**EXX, "drop_connect": 0.0, "dropout": 0.2, **kwargs}, num_classes=num_classes)

@@ -33,7 +33,7 @@ class _Net(nn.Module):
         return self.classifier(self.pool(self.features(x)).flatten(1))
 
 
-@MODELS.register("food11_student")
+@MODELS.register("food11_student", input_size=32)
 def food11_student(num_classes: int = 11, channels: list[int] | None = None, in_channels: int = 3) -> nn.Module:
     chans = [in_channels, *(channels or [4, 16, 64, 84])]
     stages = []
@@ -56,7 +56,7 @@ def dwpw_block(cin: int, cout: int, stride: int = 2) -> nn.Sequential:
     )
 
 
-@MODELS.register("dwpw_student")
+@MODELS.register("dwpw_student", input_size=32)
 def dwpw_student(num_classes: int = 11, channels: list[int] | None = None, strides: list[int] | None = None,
                  in_channels: int = 3) -> nn.Module:
     chans = list(channels or [32, 64, 128, 256])
