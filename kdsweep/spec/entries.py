@@ -134,7 +134,11 @@ class EntryTable:
 
 
 def module_name(path: Path) -> str:
-    rel = path.resolve().relative_to(PACKAGE_ROOT.parent).with_suffix("")
+    """The module a file is imported as: dotted under the package, else its stem (on sys.path)."""
+    try:
+        rel = path.resolve().relative_to(PACKAGE_ROOT.parent).with_suffix("")
+    except ValueError:
+        return path.stem
     return ".".join(rel.parts)
 
 
@@ -167,7 +171,7 @@ def read_spec_block(path: Path) -> list[Entry]:
         tree = ast.parse(text, filename=str(path))
     block = ast.Module(body=[n for n in tree.body if _is_spec_node(n)], type_ignores=[])
     # Run in a module of its own (dataclasses look their module up), named apart from the real one.
-    spec_module = types.ModuleType(f"{name}.__spec_block__")
+    spec_module = types.ModuleType(f"kdsweep.spec.block[{name}]")
     spec_module.__file__ = str(path)
     sys.modules[spec_module.__name__] = spec_module
     namespace = spec_module.__dict__
