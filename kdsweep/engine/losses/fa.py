@@ -40,8 +40,9 @@ class FeatureAffinity(LossTerm):
 
     Teacher and student maps may have different channel counts: the affinity is HW x HW,
     so only the spatial sizes must agree, and the teacher's map is bilinearly resized to the
-    student's. No adapter is learned (000: "we do not add extra 1x1 Conv"). The loss is
-    summed over the batch, as 000's code did, so its scale grows with the batch size.
+    student's with align_corners=True, as 000's code does. No adapter is learned (000: "we do
+    not add extra 1x1 Conv"). The loss is summed over the batch, as 000's code did, so its
+    scale grows with the batch size.
 
     `fast` (000's "Fast FA"): instead of the HW x HW affinities, compare A v = F^T (F v) for
     one Gaussian vector v of length HW drawn per call and shared by the batch, with the
@@ -87,7 +88,7 @@ class FeatureAffinity(LossTerm):
                      where=f"{self.where}.student_layer")
         ft = spatial(self.feature(ctx.teacher_feats, self.teacher_layer, "teacher"), self.teacher_layer,
                      where=f"{self.where}.teacher_layer")
-        ft = resize_like(ft, fs)
+        ft = resize_like(ft, fs, align_corners=True)
         if fs.shape[0] != ft.shape[0]:
             raise ValueError(f"student and teacher batches differ: {fs.shape[0]} vs {ft.shape[0]}")
         h, w = fs.shape[-2:]

@@ -19,11 +19,12 @@ def spatial(feat: torch.Tensor, layer: str, *, where: str) -> torch.Tensor:
     return feat
 
 
-def resize_like(teacher: torch.Tensor, student: torch.Tensor) -> torch.Tensor:
+def resize_like(teacher: torch.Tensor, student: torch.Tensor, *, align_corners: bool = False) -> torch.Tensor:
     """The teacher's map bilinearly resized to the student's H x W (000: B3's map to B0's size).
 
     Maps that already agree are returned as they are, so same-size layers cost nothing.
+    `align_corners`: as F.interpolate's (000's FA resizes with True).
     """
     if teacher.dim() != 4 or teacher.shape[-2:] == student.shape[-2:]:
         return teacher
-    return F.interpolate(teacher, size=tuple(student.shape[-2:]), mode="bilinear", align_corners=False)
+    return F.interpolate(teacher, size=tuple(student.shape[-2:]), mode="bilinear", align_corners=align_corners)

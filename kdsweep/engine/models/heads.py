@@ -1,8 +1,12 @@
 """The additive-margin cosine classifier ("coslinear") of write-ups 000 and 001.
 
 features -> [Linear(C -> hidden)] -> L2-normalise -> cosine against the column-normalised
-weight W (hidden x classes) -> times `s`. With s = 5 the logits live in [-5, 5], which is
-what the label-refinery loss of 001 feeds to its softmax.
+weight W (hidden x classes), clamped to [-1, 1] -> times `s`. With s = 5 the logits live in
+[-5, 5], which is what the label-refinery loss of 001 feeds to its softmax. This is the
+originals' `Linear -> L2norm -> Arcface` classifier (FA-Dist-EfficientNet models/efficientnet.py),
+whose output is the clamped cosine and whose losses multiply it by s; kdsweep's logits are
+that product. Initialised as there: the hidden Linear uniform in +-1 / sqrt(hidden) with a
+zero bias, each column of W uniform in [-1, 1] and rescaled to unit length.
 
 The margin: `forward(x)` returns `s * cos` with no margin, so evaluation, the teacher's
 soft targets and the refinery loss all see plain cosine logits. The training loss applies
@@ -13,6 +17,8 @@ the logits unchanged when the model has no cosine head or m == 0. The head also 
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -36,10 +42,16 @@ class CosineHead(nn.Module):
         self.hidden = nn.Linear(in_features, hidden) if hidden else nn.Identity()
         dim = hidden or in_features
         self.weight = nn.Parameter(torch.empty(dim, num_classes))
-        nn.init.normal_(self.weight, std=0.01)
+        with torch.no_grad():
+            self.weight.uniform_(-1.0, 1.0)
+            self.weight.div_(self.weight.norm(dim=0, keepdim=True))
+            if hidden:
+                bound = 1.0 / math.sqrt(hidden)
+                self.hidden.weight.uniform_(-bound, bound)
+                self.hidden.bias.zero_()
 
     def cosine(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.hidden(x), dim=1) @ F.normalize(self.weight, dim=0)
+        return (F.normalize(self.hidden(x), dim=1) @ F.normalize(self.weight, dim=0)).clamp(-1.0, 1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.s * self.cosine(x)

@@ -7,7 +7,10 @@ a pre-trained trunk.
 
 Checkpoints are read with `torch.load(path, map_location="cpu", weights_only=True)`: a raw
 state dict, or a dict holding it under "model" or "state_dict". The prefixes that
-`DataParallel` ("module.") and `torch.compile` ("_orig_mod.") add are stripped.
+`DataParallel` ("module.") and `torch.compile` ("_orig_mod.") add are stripped. A model
+that knows another code base's names for its tensors (the CIFAR EfficientNets read 000 / 001's
+original checkpoints) has a `translate_state_dict(state) -> state` method, applied before
+matching, so such a file loads as a teacher or `init` checkpoint unchanged.
 """
 
 from __future__ import annotations
@@ -61,6 +64,9 @@ def load_weights(model: nn.Module, path: str | Path, *, strict: bool, where: str
     Otherwise: load what matches by name and shape; a file that matches nothing is an error.
     """
     loaded = read_state_dict(path, where=where)
+    translate = getattr(model, "translate_state_dict", None)
+    if callable(translate):
+        loaded = translate(loaded)
     own = model.state_dict()
     missing = [k for k in own if k not in loaded]
     unexpected = [k for k in loaded if k not in own]

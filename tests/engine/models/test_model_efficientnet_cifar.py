@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from kdsweep.engine.models import build_model
-from kdsweep.engine.models.efficientnet_cifar import MBConv, drop_connect
+from kdsweep.engine.models.efficientnet_cifar import MBConv, SameConv2d, drop_connect
 
 COSINE = {"name": "cosine", "s": 5.0, "m": 0.0, "hidden": 200}
 
@@ -44,8 +44,56 @@ def test_block_layout():
     assert block.project[0].bias is not None and block.expand[0].bias is None
     assert not block.residual and MBConv(16, 16, 3, 1, 1).residual
     assert isinstance(MBConv(16, 16, 3, 1, 1).expand, torch.nn.Identity)
-    assert build_model({"arch": "efficientnet_cifar_b0"}, 10).features[7][0].drop_rate == pytest.approx(0.2 * 15 / 16)
-    assert build_model({"arch": "efficientnet_ex"}, 10).features[7][0].drop_rate == 0.0
+
+
+
+@pytest.mark.parametrize(("arch", "drop_connect", "dropout"), [
+    ("efficientnet_cifar_b0", 0.2, 0.2), ("efficientnet_cifar_b3", 0.2, 0.3),
+    ("efficientnet_ex", 0.0, 0.0), ("efficientnet_exx", 0.0, 0.0)])
+def test_regularisers_are_the_originals(arch, drop_connect, dropout):
+    """B0 / B3: drop-connect 0.2 on every residual block (not depth-scaled); ex / exx: none."""
+    model = build_model({"arch": arch}, 10)
+    rates = {b.drop_rate for stage in model.features[1:-1] for b in stage}
+    assert rates == {drop_connect}
+    assert model.dropout.p == dropout
+
+
+def test_no_dropout_before_the_cosine_head():
+    """The originals' coslinear classifier has no dropout; their plain Linear one keeps it."""
+    kwargs = {"dropout": 0.5}
+    ran = []
+    for head in (COSINE, None):
+        model = build_model({"arch": "efficientnet_ex", "kwargs": kwargs, "head": head}, 10)
+        model.dropout.register_forward_hook(lambda m, i, o: ran.append(head is None))
+        model.train()(torch.randn(2, 3, 8, 8))
+    assert ran == [True]
+
+
+def test_depthwise_padding_is_tf_same():
+    """p = k - stride zeros, [p // 2, p - p // 2]: asymmetric at stride 2, as the originals' ZeroPad2d."""
+    conv = SameConv2d(1, 1, 5, 2)
+    assert conv.same_pad == (1, 2, 1, 2)
+    assert SameConv2d(1, 1, 5, 1).same_pad == (2, 2, 2, 2) and SameConv2d(1, 1, 3, 1).same_pad == (1, 1, 1, 1)
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.weight[0, 0, 0, 0] = 1.0  # picks the top-left tap of each window
+        x = torch.arange(1.0, 1.0 + 32 * 32).view(1, 1, 32, 32)
+        out = conv(x)
+    assert out.shape == (1, 1, 16, 16)
+    assert out[0, 0, 0, 0] == 0.0 and out[0, 0, 1, 1] == x[0, 0, 1, 1]  # one zero row / column before
+
+
+def test_initialisation_is_the_originals():
+    torch.manual_seed(0)
+    model = build_model({"arch": "efficientnet_cifar_b0", "head": COSINE}, 100)
+    stem = model.features[0][0].weight
+    assert stem.std().item() == pytest.approx((2.0 / (3 * 3 * 32)) ** 0.5, rel=0.1)  # fan-out normal
+    head_conv = model.features[8][0].weight
+    assert head_conv.std().item() == pytest.approx((2.0 / 1280) ** 0.5, rel=0.05)
+    assert model.features[1][0].project[0].bias.abs().max() == 0.0
+    hidden = model.classifier.hidden
+    assert hidden.weight.abs().max() <= 200 ** -0.5 and hidden.bias.abs().max() == 0.0  # uniform +-1/sqrt(out)
+    torch.testing.assert_close(model.classifier.weight.norm(dim=0), torch.ones(100))  # unit columns
 
 
 def test_drop_connect_drops_whole_samples_and_keeps_the_mean():
