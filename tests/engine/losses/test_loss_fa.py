@@ -23,7 +23,7 @@ def fa(**kw) -> FeatureAffinity:
 
 def reference_affinities(fs: torch.Tensor, ft: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-pixel loops, as the formula reads: A_ij = <f_i / |f_i|, f_j / |f_j|>."""
-    ft = F.interpolate(ft, size=fs.shape[-2:], mode="bilinear", align_corners=False)
+    ft = F.interpolate(ft, size=fs.shape[-2:], mode="bilinear", align_corners=True)  # as 000
 
     def aff(f):
         b, c, h, w = f.shape
