@@ -64,7 +64,7 @@ def test_no_dropout_before_the_cosine_head():
     ran = []
     for head in (COSINE, None):
         model = build_model({"arch": "efficientnet_ex", "kwargs": kwargs, "head": head}, 10)
-        model.dropout.register_forward_hook(lambda m, i, o: ran.append(head is None))
+        model.dropout.register_forward_hook(lambda m, i, o, linear=head is None: ran.append(linear))
         model.train()(torch.randn(2, 3, 8, 8))
     assert ran == [True]
 
