@@ -156,9 +156,12 @@ class EfficientNetCifar(nn.Module):
         return self.classifier(x)
 
     def translate_state_dict(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """A state dict in the originals' names renamed to this model's; kdsweep's own passes as is."""
-        own = self.state_dict()
-        if all(k in state for k in own):
+        """A state dict in the originals' names renamed to this model's; any other passes as is.
+
+        The originals' blocks are `features.N.conv.M`, a name kdsweep never uses; some other
+        keys coincide (`features.0.1.weight` is their stem conv, our stem BN), so only a file
+        with such block names is renamed."""
+        if not any(".conv." in k or k.startswith("features_2.") for k in state):
             return state
         state = _unsplit(state)
         back = {orig: ours for ours, orig in original_key_map(self).items()}

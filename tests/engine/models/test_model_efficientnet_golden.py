@@ -89,3 +89,10 @@ def test_original_checkpoint_loads_through_load_weights(case, tmp_path):
     with torch.no_grad():
         logits = fresh.eval()(seeded_input())
     torch.testing.assert_close(logits, golden["scale"] * golden["output"], atol=TOLERANCE, rtol=0)
+
+
+def test_kdsweep_names_pass_untranslated():
+    """A partial kdsweep checkpoint (an `init` file) is not mistaken for an original one."""
+    model = build_model({"arch": "efficientnet_ex"}, 10)
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("classifier")}
+    assert model.translate_state_dict(state) is state
