@@ -26,15 +26,16 @@ ENTRY = LossEntry("refinery", RefineryOptions, impl="Refinery", needs_teacher=Tr
 class Refinery(LossTerm):
     """Soft-target cross-entropy -sum(softmax(t) * log_softmax(s)), batch mean.
 
-    As 001's code (values and gradients pinned by tests/engine/losses/
-    test_loss_fa_refinery_golden.py): no temperature (the cosine head's scale s = 5 already sets the
-    sharpness of both logit vectors) and no hard-label term (the plan gives `ce` weight 0).
+    As 001's code (values and gradients pinned by
+    tests/engine/losses/test_loss_fa_refinery_golden.py): no temperature (the cosine head's
+    scale s = 5 already sets the sharpness of both logit vectors) and no hard-label term (the
+    plan gives `ce` weight 0).
 
     `teacher_mode`: 001's code left the refinery model in train mode (batch-norm batch
     statistics and, for a B3 / B0 refinery model, drop-connect active; its cosine classifier
-    has no dropout) while it made the labels; `eval` is the
-    sane default and `train` reproduces the original. The trainer reads it from
-    `LossSet.teacher_mode` and still runs the teacher without gradients either way.
+    has no dropout) while it made the labels; `eval` is the sane default and `train`
+    reproduces the original. The trainer reads it from `LossSet.teacher_mode` and still runs
+    the teacher without gradients either way.
     """
 
     name = "refinery"
