@@ -9,10 +9,20 @@ No torch, no MLflow: every layer may import it.
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum
 
 
-class RunStatus(StrEnum):
+class _StrEnum(str, Enum):
+    """enum.StrEnum (Python 3.11+), spelled out so kdsweep keeps running on Python 3.10."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class RunStatus(_StrEnum):
     PENDING = "PENDING"  # planned and created in the store, not started (MLflow: SCHEDULED)
     RUNNING = "RUNNING"
     FINISHED = "FINISHED"  # trained to its last epoch, or stopped early by its own patience
