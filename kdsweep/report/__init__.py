@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from kdsweep.report.document import render_report
+from kdsweep.report.files import write_report
 from kdsweep.report.query import load_runs
-from kdsweep.report.tables import render_report, write_report
 
 __all__ = ["load_runs", "plot_sweep", "render_report", "write_report"]
 

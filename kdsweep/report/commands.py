@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from kdsweep.plan import Plan, plan_sweep
-from kdsweep.report.tables import Report, build_report, save_report
+from kdsweep.report.document import Report, build_report
+from kdsweep.report.files import save_report
 from kdsweep.tracking.store import resolve_tracking_uri
 
 

@@ -17,8 +17,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from kdsweep.plan.build import Plan
+from kdsweep.report.cells import CHECK, CROSS, RenderedTable
+from kdsweep.report.document import Report, build_report
+from kdsweep.report.files import safe_name
 from kdsweep.report.query import FINISHED, HISTORY_PREFIX, canonical
-from kdsweep.report.tables import CHECK, CROSS, RenderedTable, Report, build_report, safe_name
 from kdsweep.tracking.names import ARTIFACT_PLOTS
 from kdsweep.tracking.store import open_client, with_retry
 

@@ -1,0 +1,32 @@
+"""LaTeX output: escaping, and one `table` float per rendered table."""
+
+from __future__ import annotations
+
+import re
+
+from kdsweep.report.cells import CHECK, CROSS, RenderedTable
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                  "±": r"$\pm$", CHECK: r"\checkmark", CROSS: r"$\times$", "Δ": r"$\Delta$", "−": "-"}
+
+
+def latex_escape(text: str) -> str:
+    """LaTeX-safe text; ±, ✓, ✗ and Δ become math / amssymb commands rather than raw Unicode."""
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def tabular(table: RenderedTable) -> str:
+    df = table.frame("latex", latex_escape)
+    return df.to_latex(index=False, escape=False, column_format="c" * max(1, len(df.columns)))
+
+
+def latex_table(sweep: str, table: RenderedTable) -> str:
+    label = re.sub(r"[^A-Za-z0-9:.-]+", "-", f"tab:{sweep}:{table.name}")
+    lines = ["\\begin{table}[ht]", "\\centering",
+             f"\\caption{{{latex_escape(table.title or table.name)}}}", f"\\label{{{label}}}",
+             tabular(table).rstrip()]
+    if table.caption:
+        lines.append(f"\\par\\smallskip{{\\footnotesize {latex_escape(table.caption)}}}")
+    lines.append("\\end{table}")
+    return "\n".join(lines)

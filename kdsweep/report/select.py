@@ -1,0 +1,75 @@
+"""Which runs a table shows (stages, `where:`), how its seeds pool into rows, and key checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from kdsweep.errors import UserError, did_you_mean
+from kdsweep.plan.build import Plan
+from kdsweep.report.query import canonical
+from kdsweep.report.values import PSEUDO_KEYS, run_value
+from kdsweep.spec.dotted import flatten, has_path
+
+
+def known_keys(plan: Plan) -> set[str]:
+    keys: set[str] = set(PSEUDO_KEYS)
+    for run in plan.runs:
+        for leaf in flatten(run.config):
+            parts = leaf.split(".")
+            keys.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return keys
+
+
+def check_key(plan: Plan, key: str, where: str) -> None:
+    """A key no planned run has is a typo, not an empty table: say so, with the closest names."""
+    if key in PSEUDO_KEYS or any(has_path(r.config, key) for r in plan.runs):
+        return
+    raise UserError(f"no run of the sweep has config key {key!r}; {did_you_mean(key, known_keys(plan))}",
+                    where=where)
+
+
+def matches(value: Any, wanted: Any) -> bool:
+    options = wanted if isinstance(wanted, list) else [wanted]
+    return any(canonical(value) == canonical(w) for w in options)
+
+
+def select_runs(table: dict, runs: list[dict], plan: Plan) -> list[dict]:
+    """The runs a table shows, in plan order: points, plus the stage runs it names; then `where:`."""
+    where_ctx = f"tables.{table['name']}"
+    stage_names = list(plan.sweep.stages)
+    stages = table.get("stages")
+    include: set[str] = set()
+    if stages == "all":
+        include = set(stage_names)
+    elif isinstance(stages, str):
+        include = {stages}
+    elif isinstance(stages, list):
+        include = set(stages)
+    conditions = dict(table.get("where") or {})
+    if "stage" in conditions:
+        wanted = conditions["stage"] if isinstance(conditions["stage"], list) else [conditions["stage"]]
+        include |= {w for w in wanted if w is not None}
+    for name in sorted(include):
+        if name not in stage_names:
+            raise UserError(f"unknown stage {name!r}; {did_you_mean(name, stage_names)}",
+                            where=f"{where_ctx}.stages")
+    for key, wanted in conditions.items():
+        if wanted is not None:
+            check_key(plan, str(key), f"{where_ctx}.where.{key}")
+    out = []
+    for run in runs:
+        if run["stage"] and run["stage"] not in include:
+            continue
+        if all(matches(run_value(run, str(k)), v) for k, v in conditions.items()):
+            out.append(run)
+    return out
+
+
+def config_groups(runs: Iterable[dict]) -> list[list[dict]]:
+    """Runs that differ only in seed, together, in order of first appearance."""
+    groups: dict[str, list[dict]] = {}
+    for run in runs:
+        rest = {k: v for k, v in run["config"].items() if k != "seed"}
+        groups.setdefault(canonical(rest), []).append(run)
+    return list(groups.values())
