@@ -124,15 +124,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("table", help="print and write the sweep's tables from MLflow")
     _sweep_args(p)
     _store_args(p)
-    p.add_argument("--out", default=None, help="output file (default results/<sweep name>.md)")
-    p.add_argument("--format", default="markdown", choices=["markdown", "csv", "latex"])
+    p.add_argument("--out", default=None,
+                   help="output file or directory (default results/generated/<sweep name>.md, git-ignored)")
+    p.add_argument("--format", default="markdown", choices=["markdown", "csv", "latex"],
+                   help="markdown (default), csv (one file per table) or latex (booktabs table floats)")
+    p.add_argument("--table", action="append", default=None, metavar="NAME",
+                   help="only the sweep's table of this name (repeatable)")
     p.add_argument("--reference", action="store_true", help="print the write-up's numbers beside ours")
     p.set_defaults(func=cmd_table)
 
-    p = sub.add_parser("plot", help="heatmaps, learning curves and bar charts as PNG (results/ and MLflow)")
+    p = sub.add_parser("plot", help="heatmaps, learning curves and bar charts as PNG (results/generated/, MLflow)")
     _sweep_args(p)
     _store_args(p)
-    p.add_argument("--out", default=None, help="output directory (default results/)")
+    p.add_argument("--out", default=None, help="output directory (default results/generated/, git-ignored)")
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("ui", help="serve the MLflow UI for kdsweep's store on 127.0.0.1")

@@ -1,7 +1,10 @@
-"""Shared test helpers: write a sweep file into tmp_path, run the real `kdsweep` CLI entry."""
+"""Shared test helpers: write a sweep file into tmp_path, run the real `kdsweep` CLI (in process or not)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -33,5 +36,18 @@ def cli(capsys):
         rc = main([str(a) for a in argv])
         out, err = capsys.readouterr()
         return rc, out, err
+
+    return run
+
+
+@pytest.fixture
+def kdsweep(tmp_path):
+    """kdsweep(*argv, cwd=tmp_path, timeout=120) -> CompletedProcess of `python -m kdsweep.cli` in a
+    fresh process: what a user sees (exit code, stdout, stderr with any warnings), from this tree."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+
+    def run(*argv, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "kdsweep.cli", *map(str, argv)], capture_output=True,
+                              text=True, cwd=cwd or tmp_path, env=env, timeout=timeout)
 
     return run

@@ -11,9 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from kdsweep.errors import UserError, did_you_mean
 from kdsweep.plan import Plan, plan_sweep
 from kdsweep.report.document import Report, build_report
-from kdsweep.report.files import save_report
+from kdsweep.report.files import OUT_DIR, save_report
 from kdsweep.tracking.store import resolve_tracking_uri
 
 
@@ -60,13 +61,25 @@ def _print(text: str, fmt: str) -> None:
         print(text, end="" if text.endswith("\n") else "\n")
 
 
+def _pick_tables(report: Report, names: list[str] | None) -> None:
+    """`--table NAME` (repeatable): keep only those tables, in the order asked."""
+    if not names:
+        return
+    by_name = {t.name: t for t in report.tables}
+    for name in names:
+        if name not in by_name:
+            raise UserError(f"--table {name}: the sweep has no such table; {did_you_mean(name, by_name)}")
+    report.tables = [by_name[n] for n in dict.fromkeys(names)]
+
+
 def cmd_table(args: argparse.Namespace) -> int:
-    """Print the sweep's tables and write them to results/<sweep>.md (or --out, --format)."""
+    """Print the sweep's tables and write them to results/generated/<sweep>.md (or --out, --format)."""
     fmt = getattr(args, "format", None) or "markdown"
     plan, uri, report = _load(args, reference=bool(getattr(args, "reference", False)))
     if report is None:
         return _no_runs(args, plan, uri)
     _warn_unmatched(report)
+    _pick_tables(report, getattr(args, "table", None))
     _print(report.render(fmt), fmt)
     paths = save_report(report, fmt, getattr(args, "out", None))
     print("wrote " + ", ".join(str(p) for p in paths))
@@ -74,14 +87,14 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    """Write the sweep's PNGs to results/ (or --out) and attach them to its parent MLflow run."""
+    """Write the sweep's PNGs to results/generated/ (or --out) and attach them to its parent MLflow run."""
     from kdsweep.report.plots import CURVE_METRIC, log_plots, plot_report
 
     plan, uri, report = _load(args, history=(CURVE_METRIC,))
     if report is None:
         return _no_runs(args, plan, uri)
     _warn_unmatched(report)
-    out_dir = Path(getattr(args, "out", None) or "results")
+    out_dir = Path(getattr(args, "out", None) or OUT_DIR)
     paths = plot_report(report, out_dir)
     logged = log_plots(uri, report.runs.attrs.get("parent_run_id"), paths)
     if not paths:

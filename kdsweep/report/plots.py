@@ -2,8 +2,8 @@
 
 Drawn with matplotlib's Agg canvas directly (no pyplot, no global backend switch), so it
 works headless on a cluster node and does not disturb a notebook that imports kdsweep.
-The files go to results/ and to the sweep's parent MLflow run (artifact path "plots"),
-so the pictures sit next to the numbers they come from.
+The files go to results/generated/ (or --out) and to the sweep's parent MLflow run
+(artifact path "plots"), so the pictures sit next to the numbers they come from.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from matplotlib.ticker import MaxNLocator
 from kdsweep.plan.build import Plan
 from kdsweep.report.cells import CHECK, CROSS, RenderedTable
 from kdsweep.report.document import Report, build_report
-from kdsweep.report.files import safe_name
+from kdsweep.report.files import OUT_DIR, safe_name
 from kdsweep.report.query import FINISHED, HISTORY_PREFIX, canonical
 from kdsweep.tracking.names import ARTIFACT_PLOTS
 from kdsweep.tracking.store import open_client, with_retry
@@ -141,7 +141,7 @@ def _colours(n: int) -> list:
     return [cmap(i / max(1, n - 1)) for i in range(n)]
 
 
-def plot_report(report: Report, out_dir: Path = Path("results")) -> list[Path]:
+def plot_report(report: Report, out_dir: Path = OUT_DIR) -> list[Path]:
     """Draw every plot the report has data for; nothing for a table without a single number."""
     stem = safe_name(report.plan.sweep.name)
     out_dir = Path(out_dir)
@@ -168,7 +168,7 @@ def log_plots(uri: str, parent_run_id: str | None, paths: list[Path]) -> bool:
     return True
 
 
-def plot_sweep(uri: str, plan: Plan, out_dir: Path = Path("results")) -> list[Path]:
+def plot_sweep(uri: str, plan: Plan, out_dir: Path = OUT_DIR) -> list[Path]:
     """PNGs of the sweep's tables and learning curves in out_dir, also logged to the parent MLflow run.
 
     Files: <sweep>_<table>.png (a heatmap per pivot, a bar chart per list table) and

@@ -33,10 +33,10 @@ def test_table_csv_writes_one_file_per_table(store, planned, tmp_path, cli, monk
     rc, stdout, _ = cli("table", plan.sweep.path, "--tracking-uri", store.uri, "--format", "csv", "--reference")
 
     assert rc == 0
-    assert (tmp_path / "results" / "cmd_csv_tricks.csv").read_text().splitlines()[:2] == ["tricks,accuracy",
+    assert (tmp_path / "results" / "generated" / "cmd_csv_tricks.csv").read_text().splitlines()[:2] == ["tricks,accuracy",
                                                                                        "steplr,77.00"]
-    assert (tmp_path / "results" / "cmd_csv_warm_only.csv").is_file()
-    assert "wrote results/cmd_csv_tricks.csv, results/cmd_csv_warm_only.csv" in stdout
+    assert (tmp_path / "results" / "generated" / "cmd_csv_warm_only.csv").is_file()
+    assert "wrote results/generated/cmd_csv_tricks.csv, results/generated/cmd_csv_warm_only.csv" in stdout
 
 
 def test_table_and_plot_say_run_first_when_the_store_has_no_run(store, planned, tmp_path, cli):
