@@ -25,6 +25,7 @@ from kdsweep.engine import runtime
 from kdsweep.engine.features import FeatureHooks
 from kdsweep.engine.logger import RunLogger
 from kdsweep.engine.losses import LossContext
+from kdsweep.engine.metric_names import loss_metric
 from kdsweep.engine.models import apply_freeze_mode, build_model
 from kdsweep.engine.models.heads import apply_margin, cosine_head_of
 from kdsweep.engine.optim import build_optimizer, clip_gradients
@@ -150,7 +151,7 @@ class Student:
         meter.n += n
         meter.add("train_loss", total * n)
         for name, term in terms.items():
-            meter.add(f"train_loss_{name}", term * n)
+            meter.add(loss_metric(name), term * n)
         meter.add("train_acc1", (logits.detach().argmax(1) == y).sum() * 100.0)
         return None
 

@@ -42,6 +42,7 @@ from kdsweep.engine.data import build_data
 from kdsweep.engine.features import FeatureHooks
 from kdsweep.engine.logger import RunLogger
 from kdsweep.engine.losses import build_losses
+from kdsweep.engine.metric_names import PROFILE_METRICS
 from kdsweep.engine.models import build_model, load_weights
 from kdsweep.engine.student import Student, TeacherOutput, build_student
 from kdsweep.errors import UserError
@@ -324,9 +325,7 @@ class _Group:
             with torch.random.fork_rng(devices=[]):
                 prof = profile_model(copy.deepcopy(model).eval(), int(self.probe.shape[-1]),
                                      in_channels=int(self.probe.shape[1]))
-            out["flops"] = float(prof["flops"])
-            out["madds"] = float(prof["madds"])
-            out["micronet_score"] = float(prof["micronet_score"])
+            out.update({name: float(prof[name]) for name in PROFILE_METRICS if name != "params"})
         except Exception as e:  # noqa: BLE001 - a summary extra must not fail a trained run
             log.warning("%s: could not profile the student (%s)", run.workdir, e)
         return out

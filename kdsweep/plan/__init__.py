@@ -6,6 +6,7 @@ from pathlib import Path
 
 from kdsweep.errors import UserError
 from kdsweep.plan.build import Plan, PlannedRun, build_plan, format_value, run_name
+from kdsweep.plan.tables import check_tables
 from kdsweep.spec.load import Sweep, load_sweep
 
 __all__ = ["Plan", "PlannedRun", "build_plan", "format_value", "plan_sweep", "run_name"]
@@ -15,6 +16,8 @@ def plan_sweep(path: str | Path, overrides: list[str] | None = None, *, fuse: bo
     """Load, validate and plan a sweep file; every error names the file."""
     sweep: Sweep = load_sweep(path, overrides)
     try:
-        return build_plan(sweep, fuse=fuse)
+        plan = build_plan(sweep, fuse=fuse)
+        check_tables(plan)
+        return plan
     except UserError as exc:
         raise UserError(str(exc), where=str(path)) from None

@@ -10,12 +10,13 @@ import pandas as pd
 
 from kdsweep.errors import UserError
 from kdsweep.plan.build import Plan
+from kdsweep.plan.tables import DEFAULT_METRIC
 from kdsweep.report.cells import RenderedTable
 from kdsweep.report.latex import latex_table
 from kdsweep.report.listing import render_list
 from kdsweep.report.pivot import render_pivot
 from kdsweep.report.query import FINISHED, frame, read_sweep
-from kdsweep.report.values import DEFAULT_METRIC, STATUS_PRIORITY
+from kdsweep.report.values import STATUS_PRIORITY
 from kdsweep.spec.tables import validate_tables
 
 FORMATS = ("markdown", "csv", "latex")

@@ -6,14 +6,13 @@ import math
 from typing import Any
 
 from kdsweep.plan.build import Plan
+from kdsweep.plan.tables import DEFAULT_METRIC, PSEUDO_KEYS, check_key
 from kdsweep.report.cells import Bar, Cell, Column, RenderedTable, bold_best
 from kdsweep.report.query import FINISHED, canonical
 from kdsweep.report.reference import reference_columns, reference_target
-from kdsweep.report.select import check_key, config_groups, matches, select_runs
+from kdsweep.report.select import config_groups, matches, select_runs
 from kdsweep.report.values import (
     DEFAULT_FORMAT,
-    DEFAULT_METRIC,
-    PSEUDO_KEYS,
     aggregate,
     check_text,
     epoch_cell,

@@ -8,13 +8,13 @@ from typing import Any
 import pandas as pd
 
 from kdsweep.plan.build import Plan
+from kdsweep.plan.tables import DEFAULT_METRIC, check_key
 from kdsweep.report.cells import Cell, Column, RenderedTable, bold_best
 from kdsweep.report.query import canonical
 from kdsweep.report.reference import MISSING, inline_ref, match_ref
-from kdsweep.report.select import check_key, select_runs
+from kdsweep.report.select import select_runs
 from kdsweep.report.values import (
     DEFAULT_FORMAT,
-    DEFAULT_METRIC,
     last_part,
     run_value,
     shown_value,

@@ -7,26 +7,9 @@ from typing import Any
 
 from kdsweep.errors import UserError, did_you_mean
 from kdsweep.plan.build import Plan
+from kdsweep.plan.tables import check_key
 from kdsweep.report.query import canonical
-from kdsweep.report.values import PSEUDO_KEYS, run_value
-from kdsweep.spec.dotted import flatten, has_path
-
-
-def known_keys(plan: Plan) -> set[str]:
-    keys: set[str] = set(PSEUDO_KEYS)
-    for run in plan.runs:
-        for leaf in flatten(run.config):
-            parts = leaf.split(".")
-            keys.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-    return keys
-
-
-def check_key(plan: Plan, key: str, where: str) -> None:
-    """A key no planned run has is a typo, not an empty table: say so, with the closest names."""
-    if key in PSEUDO_KEYS or any(has_path(r.config, key) for r in plan.runs):
-        return
-    raise UserError(f"no run of the sweep has config key {key!r}; {did_you_mean(key, known_keys(plan))}",
-                    where=where)
+from kdsweep.report.values import run_value
 
 
 def matches(value: Any, wanted: Any) -> bool:

@@ -17,13 +17,11 @@ from kdsweep.report.query import FINISHED, HISTORY_PREFIX, NOT_RUN, canonical
 from kdsweep.spec.dotted import get_path
 from kdsweep.status import RunStatus
 
-DEFAULT_METRIC = "best_val_acc1"
 DEFAULT_FORMAT = "{:.2f}"
 # A cell whose runs all lack a number says the most hopeful of their states, in this order.
 STATUS_PRIORITY = tuple(s.word for s in (RunStatus.RUNNING, RunStatus.PENDING, RunStatus.FAILED, RunStatus.KILLED,
                                          RunStatus.NOT_RUN))
 OFF_WORDS = ("none", "off", "constant")  # a check column's "without" names
-PSEUDO_KEYS = ("stage", "name")  # keys a table may use that are not config keys
 
 
 def run_value(run: dict, key: str) -> Any:

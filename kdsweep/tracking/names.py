@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from kdsweep.engine import metric_names
 from kdsweep.status import RunStatus
 
 TAG_PREFIX = "kdsweep."
@@ -46,9 +47,8 @@ ARTIFACT_CHECKPOINTS = "checkpoints"  # best.pt
 ARTIFACT_PLOTS = "plots"  # learning_curve.png
 ARTIFACT_TRACEBACK = "errors/traceback.txt"
 
-# Per-epoch metrics (step = epoch, 1-based) and summary metrics written by the engine.
-EPOCH_METRICS = ("train_loss", "train_acc1", "val_loss", "val_acc1", "val_acc5", "lr", "epoch_s", "images_per_s")
-SUMMARY_METRICS = ("best_val_acc1", "best_epoch", "final_val_acc1", "train_val_gap", "params", "flops")
+# Per-epoch and summary metrics: the engine names them (re-exported for readers of the store).
+EPOCH_METRICS, SUMMARY_METRICS = metric_names.EPOCH_METRICS, metric_names.SUMMARY_METRICS
 
 
 # Metric keys MLflow's system-metrics monitor writes (its steps count samples, not epochs).

@@ -17,6 +17,7 @@ from _train_helpers import (  # noqa: F401  (restore_threads is an autouse fixtu
 
 from kdsweep.engine import RunResult, train_group
 from kdsweep.engine.logger import MemoryLogger
+from kdsweep.engine.metric_names import run_metrics
 from kdsweep.engine.models import build_model, load_weights
 
 EPOCH_KEYS = {"train_loss", "train_acc1", "val_loss", "val_acc1", "val_acc5", "lr", "epoch_s", "images_per_s"}
@@ -79,6 +80,8 @@ def test_metrics_summary_artifacts_and_checkpoints(teacher, tmp_path):
     student = build_model(cfg["student"], 10)
     assert s["params"] == sum(p.numel() for p in student.parameters())
     assert s["flops"] > 0
+    # What the plan checks a table's metric against is exactly what a run logs.
+    assert set(s) | {k for row in log.epochs for k in row} - {"epoch"} == set(run_metrics(["kd", "ce"]))
     assert result.best_checkpoint == workdir / "best.pt"
     assert {(a.rsplit("/", 1)[-1], p) for a, p in log.artifacts} == {("best.pt", "checkpoints"), ("curves.png", "plots")}
     assert (workdir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

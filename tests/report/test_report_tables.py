@@ -333,14 +333,11 @@ def test_latex_escapes_the_pivot_corner_and_mean_std(store, planned):
     assert "0.5 & \\textbf{80.50 $\\pm$ 0.71} & not run \\\\" in latex  # bold: the whole mean ± std
 
 
-def test_unknown_stage_or_key_in_a_table_is_named(store, planned):
+def test_unknown_stage_or_key_in_a_table_is_named(planned):
+    """Found when the sweep is planned (so by `plan` and `run`, before anything trains), not by `table`."""
     bad_stage = rs.TRICKS.replace("where: {schedule.warmup_epochs: [1, 3]}", "stages: [teachr]")
-    plan = planned(bad_stage, "bad_stage")
-    store.sweep(plan)
     with pytest.raises(UserError, match=r"tables\.warm_only\.stages: unknown stage 'teachr'"):
-        build_report(store.uri, plan)
+        planned(bad_stage, "bad_stage")
     typo = rs.TRICKS.replace("where: {schedule.warmup_epochs: [1, 3]}", "where: {schedule.warmup_epoch: 1}")
-    plan = planned(typo, "bad_key")
-    store.sweep(plan)
     with pytest.raises(UserError, match=r"where\.schedule\.warmup_epoch: no run .* did you mean 'schedule\.warmup_"):
-        build_report(store.uri, plan)
+        planned(typo, "bad_key")

@@ -1,0 +1,23 @@
+"""The names of the metrics the engine logs for a run. Torch-free on purpose: the plan checks
+a sweep's `tables:` against them before anything trains, and tracking / report read them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# Per epoch (step = epoch, 1-based), plus one `train_loss_<term>` per loss term of the run.
+EPOCH_METRICS = ("train_loss", "train_acc1", "val_loss", "val_acc1", "val_acc5", "lr", "epoch_s", "images_per_s")
+LOSS_TERM_PREFIX = "train_loss_"
+# Once per run, at its end; the profile of the student's model (engine/profile.py), whatever the training did.
+PROFILE_METRICS = ("params", "flops", "madds", "micronet_score")
+SUMMARY_METRICS = ("best_val_acc1", "best_epoch", "final_val_acc1", "train_val_gap", *PROFILE_METRICS)
+
+
+def loss_metric(term: str) -> str:
+    """The per-epoch metric of one loss term: `train_loss_kd`."""
+    return LOSS_TERM_PREFIX + term
+
+
+def run_metrics(loss_terms: Iterable[str]) -> tuple[str, ...]:
+    """Every metric a run with these loss terms logs: the per-epoch ones, then the summary."""
+    return (*EPOCH_METRICS, *(loss_metric(t) for t in loss_terms), *SUMMARY_METRICS)
