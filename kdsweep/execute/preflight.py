@@ -7,6 +7,7 @@ night of failed runs; and nothing is created in MLflow until these pass.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from kdsweep.errors import UserError, did_you_mean
 from kdsweep.plan import Plan
@@ -24,6 +25,7 @@ def preflight(plan: Plan, *, local: bool = True) -> None:
             raise UserError(f"unknown model {arch!r}; {did_you_mean(arch, models)}", where=where)
 
     sweep = str(plan.sweep.path)
+    checked: set[tuple[str, str]] = set()
     for run in plan.runs:
         where = f"{sweep}: {'stage ' + run.stage if run.stage else run.name}"
         cfg = run.config
@@ -41,6 +43,9 @@ def preflight(plan: Plan, *, local: bool = True) -> None:
             if not Path(root).expanduser().exists():
                 raise UserError(f"{root} does not exist; put the {name} data there or pass -o data.root=<dir> "
                                 "(see README, Data)", where=f"{where}: data.root")
+            if (name, root) not in checked:  # once per data set and root, however many runs share it
+                checked.add((name, root))
+                _check_layout(dataset, cfg["data"], where)
         if teacher and teacher.get("checkpoint") and not teacher.get("key"):
             if not Path(teacher["checkpoint"]).expanduser().is_file():
                 raise UserError(f"teacher checkpoint {teacher['checkpoint']} not found", where=f"{where}: "
@@ -50,3 +55,13 @@ def preflight(plan: Plan, *, local: bool = True) -> None:
             if not Path(init["checkpoint"]).expanduser().is_file():
                 raise UserError(f"init checkpoint {init['checkpoint']} not found", where=f"{where}: "
                                 "student.init.checkpoint")
+
+
+def _check_layout(entry: Any, data_cfg: dict, where: str) -> None:
+    """The data set's own layout check (files that must exist, no image read), named for this run."""
+    if entry.check is None:
+        return
+    try:
+        entry.check(data_cfg)
+    except UserError as exc:
+        raise UserError(str(exc), where=where) from None

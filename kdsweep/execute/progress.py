@@ -57,8 +57,10 @@ class RunView:
     name: str
     epochs: int
     state: str = WAITING  # WAITING, SKIPPED or a RunStatus
-    slot: str = ""
+    slot: str = ""  # as shown: `gpu 0`, `cpu 2` (the n-th CPU job running at once)
+    worker: str = ""  # as the worker named it: `gpu 0`, `cpu <pid>` (runs of one job share it)
     epoch: int = 0
+    resumed_from: int = 0  # the epoch a resumed run's checkpoint had reached when it started again
     val_acc1: float | None = None
     best: float | None = None
     reason: str | None = None
@@ -82,6 +84,24 @@ def _acc(x: float | None) -> str:
     return "" if x is None else f"{x:.2f}"
 
 
+def _shorten(names: list[str], limit: int = 3) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def failure_lines(items: list[tuple[str, str, str]]) -> list[str]:
+    """(state, run, reason) -> one line per distinct (state, reason): a reason shared by many runs
+    (a missing data set, a failed teacher) prints once, with how many runs it stopped and which."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for state, run, reason in items:
+        groups.setdefault((state_word(state), reason), []).append(run)
+    lines = []
+    for (state, reason), runs in groups.items():
+        who = runs[0] if len(runs) == 1 else f"{len(runs)} runs ({_shorten(runs)})"
+        lines.append(f"{state}: {who}" + (f": {reason}" if reason else ""))
+    return lines
+
+
 class LiveView:
     """Merges board snapshots into RunViews and renders them (rich when a TTY, else plain lines)."""
 
@@ -93,6 +113,7 @@ class LiveView:
         self.console = console or Console(stderr=True, soft_wrap=True)
         self.plain = not self.console.is_terminal
         self._printed: set[tuple] = set()
+        self._reasons: dict[str, str] = {}  # reason -> the first run printed with it
         self.started = time.time()
 
     def merge(self, snapshot: dict[str, dict[str, Any]]) -> None:
@@ -101,8 +122,11 @@ class LiveView:
             if view is None:
                 continue
             before = (view.state, view.epoch)
-            if event.get("slot"):
-                view.slot = event["slot"]
+            if event.get("slot") and event["slot"] != view.worker:
+                view.worker = event["slot"]
+                view.slot = self._slot_label(view)
+            if event.get("resumed_from") and view.epoch < event["resumed_from"]:
+                view.resumed_from = view.epoch = int(event["resumed_from"])
             if event.get("epoch"):
                 if event["epoch"] > view.epoch and event.get("epoch_s"):
                     view.epoch_s.append(float(event["epoch_s"]))
@@ -123,6 +147,24 @@ class LiveView:
             if self.plain and (view.state, view.epoch) != before:
                 self._print_line(view)
 
+    def _slot_label(self, view: RunView) -> str:
+        """GPU slots keep their device number; a CPU job (named by its process) becomes `cpu n`, the
+        lowest number no other running job holds, so the column reads as slots, not process ids."""
+        if not view.worker.startswith("cpu "):
+            return view.worker
+        taken = {}
+        for other in self.runs.values():
+            if other is not view and other.worker.startswith("cpu ") and other.state in (RunStatus.RUNNING, WAITING) \
+                    and other.slot:
+                taken[other.worker] = other.slot
+        if view.worker in taken:  # another run of the same job (a fused group)
+            return taken[view.worker]
+        used = set(taken.values())
+        n = 1
+        while f"cpu {n}" in used:
+            n += 1
+        return f"cpu {n}"
+
     def set_state(self, key: str, state: str, reason: str | None = None) -> None:
         view = self.runs[key]
         if view.state == state:
@@ -138,14 +180,23 @@ class LiveView:
         if stamp in self._printed:
             return
         self._printed.add(stamp)
-        if view.state == RunStatus.RUNNING and view.epoch == 0:
+        if view.state == RunStatus.RUNNING and view.epoch == view.resumed_from == 0:
             text = f"[{view.slot}] {view.name}: started ({view.epochs} epochs)"
+        elif view.state == RunStatus.RUNNING and view.epoch == view.resumed_from:
+            text = f"[{view.slot}] {view.name}: resumed at epoch {view.epoch}/{view.epochs}"
         elif view.state == RunStatus.RUNNING:
             text = (f"[{view.slot}] {view.name}: epoch {view.epoch}/{view.epochs} "
                     f"val_acc1 {_acc(view.val_acc1)} best {_acc(view.best)}")
         else:
-            text = f"{view.name}: {view.state}" + (f" ({view.reason})" if view.reason else "")
+            text = f"{view.name}: {view.state}" + self._reason_note(view)
         self.console.print(text, markup=False, highlight=False)
+
+    def _reason_note(self, view: RunView) -> str:
+        """` (reason)` the first time a reason is printed; after that, the run that first had it."""
+        if not view.reason:
+            return ""
+        first = self._reasons.setdefault(view.reason, view.name)
+        return f" ({view.reason})" if first == view.name else f" (same reason as {first})"
 
     def counts(self) -> dict[str, int]:
         out = {state_word(s): 0 for s in (RunStatus.FINISHED, RunStatus.RUNNING, WAITING, RunStatus.FAILED,
@@ -161,15 +212,28 @@ class LiveView:
         return f"{self.sweep}: " + ", ".join(parts) + f" ({_fmt_eta(time.time() - self.started)} elapsed)"
 
     def render(self) -> Group:
-        table = Table(title=self.summary_line(), expand=False)
-        for col in ("slot", "run", "epoch", "val top-1", "best", "ETA"):
-            table.add_column(col, no_wrap=True)
+        """The summary line, a table of the running runs (none when nothing runs), and failures."""
         running = sorted((v for v in self.runs.values() if v.state == RunStatus.RUNNING), key=lambda v: v.slot)
-        for view in running:
-            table.add_row(view.slot, view.name, f"{view.epoch}/{view.epochs}", _acc(view.val_acc1),
-                          _acc(view.best), _fmt_eta(view.eta_s()))
-        parts: list[Any] = [table]
-        failures = [v for v in self.runs.values() if v.state in (RunStatus.FAILED, RunStatus.NOT_RUN) and v.reason]
-        for view in failures[-8:]:
-            parts.append(Text(f"{view.state.lower()}: {view.name}: {view.reason}", style="red"))
+        parts: list[Any] = []
+        if running:
+            table = Table(title=self.summary_line(), expand=False)
+            for col in ("slot", "run", "epoch", "val top-1", "best", "ETA"):
+                table.add_column(col, no_wrap=True)
+            for view in running:
+                table.add_row(view.slot, view.name, f"{view.epoch}/{view.epochs}", _acc(view.val_acc1),
+                              _acc(view.best), _fmt_eta(view.eta_s()))
+            parts.append(table)
+        else:
+            parts.append(Text(self.summary_line()))
+        failures = [(v.state, v.name, v.reason or "") for v in self.runs.values()
+                    if v.state in (RunStatus.FAILED, RunStatus.NOT_RUN) and v.reason]
+        for line in failure_lines(failures)[-8:]:
+            parts.append(Text(line, style="red"))
         return Group(*parts)
+
+    def interrupted(self, statuses: dict[str, str]) -> None:
+        """After Ctrl-C: what the runner marked (KILLED) replaces `running` / `waiting`, quietly."""
+        for key, state in statuses.items():
+            view = self.runs.get(key)
+            if view is not None and view.state not in self.FINAL:
+                view.state = state

@@ -23,7 +23,7 @@ from rich.live import Live
 
 from kdsweep.execute.jobs import Job, build_jobs
 from kdsweep.execute.preflight import preflight
-from kdsweep.execute.progress import SKIPPED, LiveView, ProgressBoard, RunView
+from kdsweep.execute.progress import SKIPPED, LiveView, ProgressBoard, RunView, failure_lines
 from kdsweep.execute.resources import Slots, parse_gpu_list, plan_slots
 from kdsweep.plan import Plan
 from kdsweep.status import RunStatus
@@ -203,7 +203,8 @@ def _execute(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots:
 
     interrupted = False
     previous = signal.getsignal(signal.SIGINT)
-    live = Live(live_view.render(), console=console, refresh_per_second=2, transient=False) \
+    # transient: the live table goes when the sweep ends; the summary and failures are printed once below.
+    live = Live(live_view.render(), console=console, refresh_per_second=2, transient=True) \
         if not live_view.plain else None
     try:
         if live:
@@ -227,6 +228,7 @@ def _execute(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots:
             except Exception:
                 pass
         _mark_killed(list(refs.values()), tracker, statuses)
+        live_view.interrupted(statuses)
     finally:
         if live:
             live.update(live_view.render())
@@ -279,8 +281,8 @@ def _mark_killed(jobs: list[Job], tracker: Any, statuses: dict[str, str]) -> Non
 def _exit_code(plan: Plan, statuses: dict[str, str], reasons: dict[str, str], console: Console) -> int:
     """0 when every run finished (or had finished before), else 1, listing the others with reasons."""
     bad = [k for k, s in statuses.items() if s not in (RunStatus.FINISHED, SKIPPED)]
-    for key in bad:
-        console.print(f"  {statuses[key].lower()}: {plan.by_key[key].name} ({key[:8]}): {reasons.get(key, '')}")
+    for line in failure_lines([(statuses[k], f"{plan.by_key[k].name} ({k[:8]})", reasons.get(k, "")) for k in bad]):
+        console.print("  " + line, markup=False, highlight=False)
     return EXIT_SOME_FAILED if bad else EXIT_OK
 
 

@@ -67,7 +67,9 @@ class ProgressLogger:
 
     def set_status(self, status: str, reason: str | None = None) -> None:
         self.inner.set_status(status, reason)
-        self._post(state=status, reason=reason, time=time.time())
+        # A resumed run starts where its last epoch left off; the live view should say so, not "epoch 0".
+        resumed = self.inner.last_epoch() if status == "RUNNING" and hasattr(self.inner, "last_epoch") else 0
+        self._post(state=status, reason=reason, time=time.time(), resumed_from=resumed or None)
 
 
 def checkpoint_of(dep: dict) -> str | None:

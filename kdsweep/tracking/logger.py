@@ -58,7 +58,7 @@ class MlflowRunLogger:
             self._client = open_client(self.uri)
         return self._client
 
-    def _last_epoch(self) -> int:
+    def last_epoch(self) -> int:
         """The last epoch logged to this run, also by an earlier process (a resumed run's summary)."""
         if self._last_step is None:
             run = with_retry(self.client.get_run, self.run_id)
@@ -74,7 +74,7 @@ class MlflowRunLogger:
 
         tags = []
         if step is None:
-            step = self._last_epoch()
+            step = self.last_epoch()
         else:
             step = int(step)
             self._last_step = max(step, self._last_step or 0)

@@ -47,3 +47,33 @@ def test_unreachable_store_fails_before_any_job(tmp_path: Path, monkeypatch, cap
     code = main(["run", str(sweep), "--tracking-uri", "http://127.0.0.1:9/"])
     err = capsys.readouterr().err
     assert code == 2 and "http://127.0.0.1:9/" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "make", "expected"),
+    [
+        ("{name: cifar100, root: data}", [], "data/cifar-100-python does not exist; cifar100 expects"),
+        ("{name: cifar100, root: data}", ["cifar-100-python/train", "cifar-100-python/meta"],
+         "data/cifar-100-python/test does not exist"),
+        ("{name: caltech101, root: data}", ["train/", "val/"], "data/train holds no class folders"),
+        ("{name: mini_imagenet, root: data}", ["images/", "new_train.csv", "classes_name.json"],
+         "data/new_val.csv does not exist; mini_imagenet expects"),
+        ("{name: food11, root: data}", ["training/"], "data/validation does not exist; food11 expects"),
+    ],
+)
+def test_a_data_root_with_the_wrong_layout_stops_the_sweep(tmp_path: Path, monkeypatch, capsys, data, make,
+                                                           expected):
+    """Checked once per data set and root (the files that must exist, no image read), before any store or Ray."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    for part in make:
+        path = tmp_path / "data" / part
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir() if part.endswith("/") else path.write_text("x")
+    sweep = write_sweep(tmp_path, "layout", BASE.replace("{name: digits}", data) + "grid:\n  seed: [0, 1, 2]\n")
+    code = main(["run", str(sweep), "--tracking-uri", f"sqlite:///{tmp_path}/store.db"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and expected in err, err
+    assert "seed=0: data.root" in err  # named for the first run that needs it; said once
+    assert not (tmp_path / "store.db").exists()

@@ -43,10 +43,58 @@ def test_plain_output_prints_one_line_per_change():
     live.merge({"k1": {"slot": "cpu 7", "epoch": 1, "val_acc1": 10.0, "best": 10.0}})  # no change, no line
     live.set_state("k1", "FINISHED")
     lines = out.getvalue().splitlines()
-    assert lines == ["[cpu 7] T=2: epoch 1/4 val_acc1 10.00 best 10.00", "T=2: FINISHED"]
+    assert lines == ["[cpu 1] T=2: epoch 1/4 val_acc1 10.00 best 10.00", "T=2: FINISHED"]  # slot 1, not pid 7
 
 
 def test_plain_output_says_when_a_run_starts():
     live, out = view(plain=True)
     live.merge({"k2": {"slot": "gpu 1", "state": "RUNNING"}})
     assert out.getvalue().splitlines() == ["[gpu 1] T=4: started (4 epochs)"]
+
+
+def test_cpu_slots_are_numbered_not_process_ids_and_a_fused_group_shares_one():
+    live, _ = view(plain=False)
+    live.merge({"k1": {"slot": "cpu 4242", "state": "RUNNING"}, "k2": {"slot": "cpu 4242", "state": "RUNNING"},
+                "k3": {"slot": "cpu 977", "state": "RUNNING"}})
+    assert [live.runs[k].slot for k in ("k1", "k2", "k3")] == ["cpu 1", "cpu 1", "cpu 2"]
+    live.set_state("k1", "FINISHED")
+    live.set_state("k2", "FINISHED")
+    live.runs["k1"].state = "waiting"  # a rerun of the first job's run, by a new worker process
+    live.runs["k1"].worker = ""
+    live.merge({"k1": {"slot": "cpu 5000", "state": "RUNNING"}})
+    assert live.runs["k1"].slot == "cpu 1"  # the freed slot number is taken again
+
+
+def test_a_resumed_run_shows_the_epoch_it_resumed_from():
+    live, out = view(plain=True)
+    live.merge({"k1": {"slot": "gpu 0", "state": "RUNNING", "resumed_from": 3}})
+    assert live.runs["k1"].epoch == 3
+    assert out.getvalue().splitlines() == ["[gpu 0] T=2: resumed at epoch 3/4"]
+
+
+def test_no_empty_table_when_nothing_runs_and_repeated_reasons_print_once():
+    live, _ = view(plain=False)
+    why = "data.root: /data/cifar does not exist; cifar100 expects <root>/cifar-100-python/{train,test,meta}"
+    for key in ("k1", "k2", "k3"):
+        live.set_state(key, "NOT_RUN", why)
+    console = Console(file=io.StringIO(), width=200)
+    console.print(live.render())
+    text = console.file.getvalue()
+    assert "┏" not in text and "slot" not in text  # no table frame around zero rows
+    assert text.count(why) == 1
+    assert "not run: 3 runs (T=2, T=4, base): " + why in text
+
+
+def test_plain_output_prints_a_repeated_reason_once():
+    live, out = view(plain=True)
+    for key in ("k1", "k2"):
+        live.set_state(key, "NOT_RUN", "stage teacher failed")
+    assert out.getvalue().splitlines() == ["T=2: NOT_RUN (stage teacher failed)",
+                                           "T=4: NOT_RUN (same reason as T=2)"]
+
+
+def test_after_ctrl_c_nothing_is_left_running():
+    live, _ = view(plain=False)
+    live.merge({"k1": {"slot": "gpu 0", "epoch": 1}, "k2": {"slot": "gpu 1", "epoch": 1}})
+    live.interrupted({"k1": "KILLED", "k2": "KILLED", "k3": "KILLED"})
+    assert "running" not in live.summary_line() and "3 killed" in live.summary_line()

@@ -62,13 +62,21 @@ def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
     return out.round().clamp(0, 255).to(torch.uint8)
 
 
-@dataset("cifar100", num_classes=100, input_size=32)
-def load_cifar100(cfg: dict[str, Any], seed: int) -> TensorData:
+def check_cifar100(cfg: dict[str, Any]) -> Path:
+    """The folder holding the train / test / meta pickles (the layout, checked without reading them)."""
     root = require_root(cfg, "cifar100", LAYOUT, SOURCE)
     folder = root / "cifar-100-python"
     if not folder.is_dir() and (root / "meta").is_file():  # data.root is the pickles' folder itself
         folder = root
     require(folder, "cifar100", LAYOUT, SOURCE)
+    for part in ("train", "test", "meta"):
+        require(folder / part, "cifar100", LAYOUT, SOURCE)
+    return folder
+
+
+@dataset("cifar100", num_classes=100, input_size=32, check=check_cifar100)
+def load_cifar100(cfg: dict[str, Any], seed: int) -> TensorData:
+    folder = check_cifar100(cfg)
     size = cfg.get("input_size") or 32
     train_x, train_y = _split(folder / "train")
     val_x, val_y = _split(folder / "test")

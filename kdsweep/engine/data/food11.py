@@ -36,10 +36,18 @@ def scan(split: Path) -> list[tuple[Path, int]]:
     return items
 
 
-@dataset("food11", num_classes=11, input_size=224)
-def load_food11(cfg: dict[str, Any], seed: int) -> FileData:
+def check_food11(cfg: dict[str, Any]) -> Path:
+    """The folder holding training/ and validation/ (the layout, checked without listing the images)."""
     root = require_root(cfg, "food11", LAYOUT, SOURCE)
     base = split_root(root, ("food11", "Food-11"), ("training", "validation"))
+    for split in ("training", "validation"):
+        require(base / split, "food11", LAYOUT, SOURCE)
+    return base
+
+
+@dataset("food11", num_classes=11, input_size=224, check=check_food11)
+def load_food11(cfg: dict[str, Any], seed: int) -> FileData:
+    base = check_food11(cfg)
     size = cfg.get("input_size") or 224
     val = [{"name": "Resize", "size": resize_size(size)}, {"name": "CenterCrop", "size": size}]
     return FileData(

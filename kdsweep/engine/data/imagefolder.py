@@ -36,11 +36,19 @@ ALIASES = {
 
 
 def _find(cfg: dict[str, Any], name: str) -> Path:
+    """The folder holding train/ and val/, each with at least one class folder (no image is read)."""
     root = require_root(cfg, name, LAYOUT, SOURCES[name])
     base = split_root(root, ALIASES[name], ("train", "val"))
     for split in ("train", "val"):
         require(base / split, name, LAYOUT, SOURCES[name])
+        if not class_names(base / split):
+            raise UserError(f"{base / split} holds no class folders; {name} expects {LAYOUT}; "
+                            f"get it from {SOURCES[name]}", where="data.root")
     return base
+
+
+def _check(name: str) -> Any:
+    return lambda cfg: _find(cfg, name)
 
 
 def class_names(split: Path) -> list[str]:
@@ -100,7 +108,8 @@ def caltech_transforms(size: int) -> tuple[list[Specs], Specs]:
     return [train], val
 
 
-@dataset("imagefolder", num_classes=None, input_size=224, count_classes=_count("imagefolder"))
+@dataset("imagefolder", num_classes=None, input_size=224, count_classes=_count("imagefolder"),
+         check=_check("imagefolder"))
 def load_imagefolder(cfg: dict[str, Any], seed: int) -> FileData:
     size = cfg.get("input_size") or 224
     train = [[{"name": "RandomResizedCrop", "size": size}, {"name": "RandomHorizontalFlip"}]]
@@ -109,13 +118,15 @@ def load_imagefolder(cfg: dict[str, Any], seed: int) -> FileData:
 
 
 # Class counts of the official archives' folders (Caltech-101 has BACKGROUND_Google, -256 clutter).
-@dataset("caltech101", num_classes=102, input_size=224, count_classes=_count("caltech101"))
+@dataset("caltech101", num_classes=102, input_size=224, count_classes=_count("caltech101"),
+         check=_check("caltech101"))
 def load_caltech101(cfg: dict[str, Any], seed: int) -> FileData:
     train, val = caltech_transforms(cfg.get("input_size") or 224)
     return load_tree(cfg, "caltech101", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), train, val)
 
 
-@dataset("caltech256", num_classes=257, input_size=224, count_classes=_count("caltech256"))
+@dataset("caltech256", num_classes=257, input_size=224, count_classes=_count("caltech256"),
+         check=_check("caltech256"))
 def load_caltech256(cfg: dict[str, Any], seed: int) -> FileData:
     train, val = caltech_transforms(cfg.get("input_size") or 224)
     return load_tree(cfg, "caltech256", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), train, val)

@@ -48,10 +48,18 @@ def read_split(path: Path, images: Path, index: dict[str, int]) -> list[tuple[Pa
     return items
 
 
-@dataset("mini_imagenet", num_classes=100, input_size=224)
-def load_mini_imagenet(cfg: dict[str, Any], seed: int) -> FileData:
+def check_mini_imagenet(cfg: dict[str, Any]) -> Path:
+    """The root, when it holds images/ and the three index files (none is read here)."""
     root = require_root(cfg, "mini_imagenet", LAYOUT, SOURCE)
-    images = require(root / "images", "mini_imagenet", LAYOUT, SOURCE)
+    for part in ("images", "classes_name.json", "new_train.csv", "new_val.csv"):
+        require(root / part, "mini_imagenet", LAYOUT, SOURCE)
+    return root
+
+
+@dataset("mini_imagenet", num_classes=100, input_size=224, check=check_mini_imagenet)
+def load_mini_imagenet(cfg: dict[str, Any], seed: int) -> FileData:
+    root = check_mini_imagenet(cfg)
+    images = root / "images"
     index, names = read_classes(require(root / "classes_name.json", "mini_imagenet", LAYOUT, SOURCE))
     train = read_split(require(root / "new_train.csv", "mini_imagenet", LAYOUT, SOURCE), images, index)
     val = read_split(require(root / "new_val.csv", "mini_imagenet", LAYOUT, SOURCE), images, index)

@@ -64,6 +64,9 @@ class DatasetDef:
     load: Loader
     count_classes: Callable[[str], int | None] | None = None  # cheap class count from a root, if any
     needs_root: bool = True  # reads files under data.root (preflight checks the directory)
+    # Cheap layout check of cfg["data"] (the files and folders that must exist; no image is read):
+    # preflight calls it before anything starts, the loader calls it first. Raises UserError.
+    check: Callable[[dict[str, Any]], Any] | None = None
 
     def __call__(self, cfg: dict[str, Any], seed: int) -> TensorData | FileData:
         return self.load(cfg, seed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from kdsweep.engine.data.raw import DatasetDef, Loader
 from kdsweep.registry import Registry
@@ -17,12 +18,14 @@ def dataset(
     input_size: int,
     count_classes: Callable[[str], int | None] | None = None,
     needs_root: bool = True,
+    check: Callable[[dict[str, Any]], Any] | None = None,
 ) -> Callable[[Loader], Loader]:
     """Register a loader `(cfg, seed) -> TensorData | FileData` under `name`; `needs_root`:
-    the data lives in files under `data.root` (False for data made or bundled in code)."""
+    the data lives in files under `data.root` (False for data made or bundled in code);
+    `check(cfg)` checks its layout cheaply (preflight)."""
 
     def add(load: Loader) -> Loader:
-        DATASETS.register(name)(DatasetDef(name, num_classes, input_size, load, count_classes, needs_root))
+        DATASETS.register(name)(DatasetDef(name, num_classes, input_size, load, count_classes, needs_root, check))
         return load
 
     return add
