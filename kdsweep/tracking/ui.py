@@ -64,6 +64,7 @@ def serve(uri: str | None = None, artifact_root: str | None = None, host: str = 
     if artifact_root is None:
         artifact_root = default_artifact_root(uri, results_dir)
     cmd = ui_command(uri, artifact_root, host, port)  # an http store is refused before anything else
+    check_port(host, port)
     check_store(uri)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     print(f"MLflow UI for {uri}: http://{shown}:{port} (Ctrl-C stops it)", file=sys.stderr, flush=True)
@@ -84,12 +85,37 @@ def serve(uri: str | None = None, artifact_root: str | None = None, host: str = 
             signal.signal(signal.SIGTERM, previous)
 
 
+def check_port(host: str, port: int) -> None:
+    """Exit 2 with the fix when the port is taken (5000 is, on many Macs: AirPlay), instead of printing
+    the URL and then uvicorn's "address already in use". Bound the way the server binds (SO_REUSEADDR)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UserError(f"--host {host}: cannot resolve it ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise UserError(f"port {port} on {host} is in use ({exc.strerror}); pick another with --port, "
+                            f"e.g. kdsweep ui --port {int(port) + 1}") from None
+
+
+# Warnings the server prints at every start that a kdsweep user can do nothing about: MLflow's own
+# use of a deprecated Starlette module (a message filter, so the check imports nothing).
+QUIET_WARNINGS = ("ignore:starlette.middleware.wsgi is deprecated",)
+
+
 def ui_env() -> dict[str, str]:
     """The server's environment. MLflow 3's server also starts a job runner and seven worker processes
     for its GenAI jobs (judges, trace archival), which kdsweep never uses and which outlive an
     interrupted server; they are off unless MLFLOW_SERVER_ENABLE_JOB_EXECUTION says otherwise."""
     env = dict(os.environ)
     env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+    env["PYTHONWARNINGS"] = ",".join(w for w in (env.get("PYTHONWARNINGS", ""), *QUIET_WARNINGS) if w)
     return env
 
 

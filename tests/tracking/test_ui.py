@@ -108,3 +108,26 @@ def test_ui_server_lists_the_sweeps_runs(uri, plan, results_dir):
                 proc.kill()
                 proc.wait()
         proc.stdout.close()
+
+
+def test_ui_on_a_taken_port_exits_2_naming_port(uri, kdsweep):
+    """Port 5000 is taken on many Macs: say so and how to fix it, instead of printing a URL that is not ours."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = kdsweep("ui", "--tracking-uri", uri, "--port", port, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == (f"kdsweep: error: port {port} on 127.0.0.1 is in use (Address already in use); "
+                           f"pick another with --port, e.g. kdsweep ui --port {port + 1}\n")
+
+
+def test_ui_server_env_silences_mlflows_starlette_deprecation():
+    """MLflow's server imports starlette.middleware.wsgi, which warns at every start; the user cannot act on it."""
+    from kdsweep.tracking.ui import ui_env
+
+    code = ("import warnings; warnings.warn('starlette.middleware.wsgi is deprecated and will be removed', "
+            "UserWarning); warnings.warn('another warning', UserWarning)")
+    proc = subprocess.run([sys.executable, "-c", code], env=ui_env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert "starlette" not in proc.stderr and "another warning" in proc.stderr  # only that one is silenced
