@@ -74,8 +74,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    from kdsweep.engine.profile import print_profile
+    from kdsweep.engine.profile import print_model_names, print_profile
 
+    if args.list:
+        return print_model_names()
+    if not args.arch:
+        raise UserError("profile: name a model, e.g. kdsweep profile resnet18 (kdsweep profile --list shows them all)")
     return print_profile(args.arch, num_classes=args.num_classes, input_size=args.input_size,
                          head=args.head, cifar=args.cifar)
 
@@ -86,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Knowledge-distillation sweeps from YAML: plan them, train them on every GPU (or the CPU) "
                     "with Ray, track them in MLflow, and print the write-ups' tables.",
         epilog="Start with: kdsweep plan sweeps/quickstart.yaml, then kdsweep run / table.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"kdsweep {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("plan", help="expand a sweep into runs and show them (no training)")
     _sweep_args(p)
@@ -141,22 +146,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ui", help="serve the MLflow UI for kdsweep's store on 127.0.0.1")
     _store_args(p)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="interface to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=5000, help="port to listen on (default 5000)")
     p.set_defaults(func=cmd_ui)
 
     p = sub.add_parser("profile", help="parameters, FLOPs, MAdds and MicroNet score of a model")
-    p.add_argument("arch", help="model name, e.g. efficientnet_ex or resnet18")
-    p.add_argument("--num-classes", type=int, default=100)
-    p.add_argument("--input-size", type=int, default=32)
+    p.add_argument("arch", nargs="?", help="model name, e.g. efficientnet_ex or resnet18 (--list shows them all)")
+    p.add_argument("--list", action="store_true", help="list every model name and exit")
+    p.add_argument("--num-classes", type=int, default=100, help="classifier outputs (default 100)")
+    p.add_argument("--input-size", type=int, default=32, help="input height = width in pixels (default 32)")
     p.add_argument("--head", default=None, help="cosine: the cosine classifier of 000/001 (hidden 200, s 5)")
     p.add_argument("--cifar", action="store_true", help="32x32 adaptation of a torchvision model")
     p.set_defaults(func=cmd_profile)
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kdsweep")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # `kdsweep` alone: what it can do, not an argparse error
+        parser.print_help()
+        return 0
     try:
         return int(args.func(args) or 0)
     except UserError as exc:

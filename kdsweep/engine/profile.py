@@ -83,7 +83,10 @@ def print_profile(arch: str, *, num_classes: int = 100, input_size: int = 32, he
     if head is not None and head not in HEAD_PRESETS:
         raise UserError(f"unknown head {head!r}; {did_you_mean(head, HEAD_PRESETS)}", where="--head")
     cfg = {"arch": arch, "cifar": cifar, "head": HEAD_PRESETS.get(head) if head else None}
-    model = build_model(cfg, num_classes, where="profile")
+    try:
+        model = build_model(cfg, num_classes, where="profile")
+    except UserError as exc:
+        raise UserError(f"{exc} (kdsweep profile --list shows every model)") from None
     out = profile_model(model, input_size, in_channels)
     shown = f"{arch}" + (f" + {head} head" if head else "") + (" (cifar)" if cifar else "")
     print(f"{shown}, {num_classes} classes, input {in_channels}x{input_size}x{input_size}")
@@ -97,6 +100,15 @@ def print_profile(arch: str, *, num_classes: int = 100, input_size: int = 32, he
     for label, value in rows:
         print(f"  {label:<26}{value:>16,}  {format_count(value):>7}")
     print(f"  {'MicroNet score':<26}{out['micronet_score']:>16.6f}")
+    return 0
+
+
+def print_model_names() -> int:
+    """`kdsweep profile --list`: every model name a sweep's `arch:` may use, one per line."""
+    from kdsweep.engine.models.zoo import all_model_names
+
+    for name in sorted(all_model_names()):
+        print(name)
     return 0
 
 

@@ -38,9 +38,14 @@ class Sweep:
 
 
 def _read_yaml(path: Path, *, what: str) -> Any:
+    if path.is_dir():
+        found = sorted(str(p) for p in path.glob("*.yaml"))[:3]
+        hint = f", e.g. {' or '.join(found)}" if found else ""
+        raise UserError(f"{what} {str(path)!r} is a directory; give one sweep file{hint}")
     if not path.is_file():
-        raise UserError(f"{what} {str(path)!r} not found; check the path (relative paths are relative to the "
-                        "file that names them)")
+        # A command-line path is relative to where the command runs; `extends` checks its own above.
+        raise UserError(f"{what} {str(path)!r} not found (relative paths are relative to the current "
+                        f"directory, {Path.cwd()})")
     try:
         text = path.read_text()
     except OSError as exc:
