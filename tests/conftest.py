@@ -44,9 +44,8 @@ def cli(capsys):
 def kdsweep(tmp_path):
     """kdsweep(*argv, cwd=tmp_path, timeout=120) -> CompletedProcess of `python -m kdsweep.cli` in a
     fresh process: what a user sees (exit code, stdout, stderr with any warnings), from this tree."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-
     def run(*argv, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
         return subprocess.run([sys.executable, "-m", "kdsweep.cli", *map(str, argv)], capture_output=True,
                               text=True, cwd=cwd or tmp_path, env=env, timeout=timeout)
 

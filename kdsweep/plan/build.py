@@ -83,11 +83,24 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def run_name(point: dict[str, Any]) -> str:
-    """`T=3 alpha=0.6`: the last segment of each axis key with its value."""
+def value_label(value: Any, labels: list[tuple[Any, str]] | None) -> str | None:
+    """The sweep's name for an axis value (`FA` for a whole `loss.fa` sub-config), if it gives one;
+    a {value: text} label also matches the value's compact text (`cosine(warmup_epochs=1)`)."""
+    for known, text in labels or ():
+        if known == value or (isinstance(known, str) and known == format_value(value)):
+            return text
+    return None
+
+
+def run_name(point: dict[str, Any], labels: dict[str, list[tuple[Any, str]]] | None = None) -> str:
+    """`T=3 alpha=0.6`: the last segment of each axis key with its value, or the value's label."""
     if not point:
         return "base"
-    return " ".join(f"{k.rsplit('.', 1)[-1]}={format_value(v)}" for k, v in point.items())
+    parts = []
+    for k, v in point.items():
+        label = value_label(v, (labels or {}).get(k))
+        parts.append(f"{k.rsplit('.', 1)[-1]}={label if label is not None else format_value(v)}")
+    return " ".join(parts)
 
 
 def _apply(base: dict, point: dict[str, Any]) -> dict:
@@ -215,8 +228,11 @@ def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
         seen[key] = run
         runs.append(run)
 
+    axes = axis_names(sweep)
     points = expand_points(sweep)
     for i, point in enumerate(points):
+        # Name parts in one order in every run (an explicit point may list its keys in another).
+        point = {k: point[k] for k in sorted(point, key=lambda k: axes.index(k) if k in axes else len(axes))}
         where = f"point {run_name(point)}" if point else "base"
         if i and not point:
             where = f"points[{i}]"
@@ -229,12 +245,13 @@ def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
                 seen[key].point = dict(point)
             continue
         depends = dependencies(config)
-        run = PlannedRun(key=key, config=config, point=dict(point), depends_on=depends, name=run_name(point))
+        run = PlannedRun(key=key, config=config, point=dict(point), depends_on=depends,
+                         name=run_name(point, sweep.labels))
         seen[key] = run
         runs.append(run)
 
     _assign_groups(runs, fuse=fuse)
-    return Plan(sweep=sweep, runs=runs, axes=axis_names(sweep))
+    return Plan(sweep=sweep, runs=runs, axes=axes)
 
 
 def _assign_groups(runs: list[PlannedRun], *, fuse: bool) -> None:

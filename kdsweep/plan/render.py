@@ -12,28 +12,27 @@ from kdsweep.spec.dotted import flatten, get_path
 
 
 def plan_table(plan: Plan) -> Table:
-    shown = shown_keys(plan)
+    """One row per run: its name (the axis values, or their `labels:`), key, group and what it needs
+    first, then any other value that differs between points. The name folds rather than being cut,
+    so two runs never look the same in a narrow terminal."""
+    extra = [k for k in shown_keys(plan) if k not in plan.axes]
     n_groups = len(plan.groups)
     title = (f"{plan.sweep.name}: {len(plan.runs)} runs "
              f"({sum(1 for r in plan.runs if r.stage)} stage, {n_groups} group{'s' if n_groups != 1 else ''})")
     table = Table(title=title)
-    for col in ("stage", "key", "group", "needs"):
+    table.add_column("stage", no_wrap=True)
+    table.add_column("run", overflow="fold", ratio=1)
+    for col in ("key", "group", "needs"):
         table.add_column(col, no_wrap=True)
-    for key in shown:
-        table.add_column(key)
+    for key in extra:
+        table.add_column(key, overflow="fold")
     short = {r.key: r.short for r in plan.runs}
     for run in plan.runs:
         flat = flatten(run.config)
-        cells = []
-        for key in shown:
-            if key in run.point:
-                cells.append(format_value(run.point[key]))
-            elif run.stage:
-                cells.append("")
-            else:
-                cells.append(format_value(flat.get(key, get_path(run.config, key))))
+        cells = ["" if run.stage else format_value(flat.get(key, get_path(run.config, key))) for key in extra]
         needs = ",".join(short.get(k, k[:8]) for k in run.depends_on)
-        table.add_row(run.stage or "-", run.short, run.group, needs or "-", *cells)
+        table.add_row(run.stage or "-", run.name if not run.stage else "", run.short, run.group, needs or "-",
+                      *cells)
     return table
 
 

@@ -97,11 +97,11 @@ def pick_run(runs: list[Run]) -> Run | None:
     return (finished or by_time)[-1]
 
 
-def row_name(run: PlannedRun) -> str:
+def row_name(run: PlannedRun, labels: dict | None = None) -> str:
     """The run's name without its seed: the name of the row its seeds share in a list table."""
     if run.stage:
         return run.stage
-    return run_name({k: v for k, v in run.point.items() if k != "seed"})
+    return run_name({k: v for k, v in run.point.items() if k != "seed"}, labels)
 
 
 def frame(record: SweepRecord, plan: Plan, *, history: Iterable[str] = ()) -> pd.DataFrame:
@@ -113,7 +113,7 @@ def frame(record: SweepRecord, plan: Plan, *, history: Iterable[str] = ()) -> pd
         row: dict[str, Any] = {
             "key": planned.key,
             "name": planned.name,
-            "row": row_name(planned),
+            "row": row_name(planned, plan.sweep.labels),
             "stage": planned.stage or "",
             "group": planned.group,
             "point": dict(planned.point),

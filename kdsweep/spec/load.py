@@ -17,7 +17,8 @@ from kdsweep.errors import UserError, did_you_mean
 from kdsweep.spec.dotted import deep_merge, set_path
 from kdsweep.spec.tables import validate_tables
 
-TOP_LEVEL_KEYS = ("name", "description", "extends", "base", "stages", "grid", "zip", "points", "seeds", "tables")
+TOP_LEVEL_KEYS = ("name", "description", "extends", "base", "stages", "grid", "zip", "points", "seeds", "labels",
+                  "tables")
 
 
 @dataclass
@@ -33,6 +34,9 @@ class Sweep:
     zips: list[dict[str, list]] = field(default_factory=list)
     points: list[dict[str, Any]] = field(default_factory=list)
     seeds: list[int] | None = None
+    # Names for axis values in run names: {dotted key: [(value, text), ...]}. Written as a list
+    # beside the axis' values (`loss.fa: [none, FA, Fast FA]`) or as {value: text}, as tables write it.
+    labels: dict[str, list[tuple[Any, str]]] = field(default_factory=dict)
     tables: list[dict] = field(default_factory=list)
     overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -194,6 +198,34 @@ def _build(path: Path, tree: dict, overrides: list[str]) -> Sweep:
     if not isinstance(description, str):
         raise UserError("description: expected text")
     tables = validate_tables(tree.get("tables"))
+    axes = {**grid, **{k: v for group in zips for k, v in group.items()}}
+    labels = _labels(tree.get("labels"), axes)
     return Sweep(name=name.strip(), path=path, description=description, base=base, stages=dict(stages),
-                 grid=grid, zips=zips, points=[dict(p) for p in points], seeds=seeds, tables=tables,
-                 overrides=parsed_overrides)
+                 grid=grid, zips=zips, points=[dict(p) for p in points], seeds=seeds, labels=labels,
+                 tables=tables, overrides=parsed_overrides)
+
+
+def _labels(raw: Any, axes: dict[str, list]) -> dict[str, list[tuple[Any, str]]]:
+    """`labels:` -> {dotted key: [(value, text)]}; a list names a grid / zip axis' values in order."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise UserError(f"labels: expected a mapping of dotted key -> labels, got {raw!r}")
+    out: dict[str, list[tuple[Any, str]]] = {}
+    for key, names in raw.items():
+        key = str(key)
+        if isinstance(names, list):
+            if key not in axes:
+                raise UserError("a list of labels names a grid or zip axis' values in order; "
+                                f"{did_you_mean(key, axes) if axes else 'this sweep has no grid'}",
+                                where=f"labels.{key}")
+            if len(names) != len(axes[key]):
+                raise UserError(f"{len(names)} labels for {len(axes[key])} values; give one per value",
+                                where=f"labels.{key}")
+            out[key] = [(value, str(text)) for value, text in zip(axes[key], names, strict=True)]
+        elif isinstance(names, dict):
+            out[key] = [(value, str(text)) for value, text in names.items()]
+        else:
+            raise UserError(f"expected a list (one per axis value) or a mapping {{value: label}}, got {names!r}",
+                            where=f"labels.{key}")
+    return out
