@@ -14,6 +14,7 @@ import pandas as pd
 
 CHECK, CROSS = "\u2713", "\u2717"  # a check column's marks (see the manual in tables.py)
 NA = "-"  # finished, but the number was never logged or does not apply
+CSV_TEXT = {CHECK: "true", CROSS: "false", NA: ""}
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Cell:
             return (f"\\textbf{{{text}}}" if self.bold and text else text) + rest
         if style == "markdown":
             return (f"**{text}**" if self.bold and text else text) + rest
+        if style == "csv":  # what data tools read: booleans as true / false, no number as an empty cell
+            text = CSV_TEXT.get(text, text)
         return text + rest
 
 
@@ -83,7 +86,7 @@ class RenderedTable:
                                                   disable_numparse=True)
 
     def to_csv(self) -> str:
-        return self.frame("plain").to_csv(index=False, lineterminator="\n")
+        return self.frame("csv").to_csv(index=False, lineterminator="\n")
 
 
 def bold_best(cells: list[Cell], direction: str) -> None:

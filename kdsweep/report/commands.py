@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kdsweep.errors import UserError, did_you_mean
 from kdsweep.plan import Plan, plan_sweep
-from kdsweep.report.document import Report, build_report
+from kdsweep.report.document import Report, build_report, has_reference, sweep_tables
 from kdsweep.report.files import OUT_DIR, save_report
 from kdsweep.tracking.store import resolve_tracking_uri
 
@@ -75,7 +75,16 @@ def _pick_tables(report: Report, names: list[str] | None) -> None:
 def cmd_table(args: argparse.Namespace) -> int:
     """Print the sweep's tables and write them to results/generated/<sweep>.md (or --out, --format)."""
     fmt = getattr(args, "format", None) or "markdown"
-    plan, uri, report = _load(args, reference=bool(getattr(args, "reference", False)))
+    reference = bool(getattr(args, "reference", False))
+    plan, uri, report = _load(args, reference=reference)
+    if reference and not has_reference(sweep_tables(plan)):
+        print(f"kdsweep: note: no table of sweep {plan.sweep.name!r} declares `reference:` numbers; "
+              "--reference adds nothing", file=sys.stderr)
+    if report is None and reference and has_reference(sweep_tables(plan)):
+        # Nothing trained yet: the write-up's own table still shows, every cell of ours `not run`.
+        print(f"kdsweep: note: no run of sweep {plan.sweep.name!r} in {uri} yet; showing the write-up's numbers",
+              file=sys.stderr)
+        report = build_report(None, plan, reference=True)
     if report is None:
         return _no_runs(args, plan, uri)
     _warn_unmatched(report)

@@ -12,10 +12,10 @@ from kdsweep.errors import UserError
 from kdsweep.plan.build import Plan
 from kdsweep.plan.tables import DEFAULT_METRIC
 from kdsweep.report.cells import RenderedTable
-from kdsweep.report.latex import latex_table
+from kdsweep.report.latex import PACKAGES, latex_table
 from kdsweep.report.listing import render_list
 from kdsweep.report.pivot import render_pivot
-from kdsweep.report.query import FINISHED, frame, read_sweep
+from kdsweep.report.query import FINISHED, SweepRecord, frame, read_sweep
 from kdsweep.report.values import STATUS_PRIORITY
 from kdsweep.spec.tables import validate_tables
 
@@ -118,20 +118,26 @@ class Report:
             return "\n\n".join(parts) + "\n"
         if fmt == "csv":
             return "\n".join(f"# {t.name}\n{t.to_csv()}" for t in self.tables)
-        parts = [f"% {name}: {header}"]
+        parts = [f"% {name}: {header}\n{PACKAGES}"]
         for table in self.tables:
             parts.append(latex_table(name, table))
         return "\n\n".join(parts) + "\n"
 
 
-def build_report(uri: str, plan: Plan, *, reference: bool = False, history: Iterable[str] = ()) -> Report:
-    """Read the sweep's runs once and render every table (declared, or the default)."""
+def build_report(uri: str | None, plan: Plan, *, reference: bool = False, history: Iterable[str] = ()) -> Report:
+    """Read the sweep's runs once and render every table (declared, or the default). With no store
+    (`uri` None) every run is `not run`: the tables' shape, and the write-up's numbers with `reference`."""
     tables = sweep_tables(plan)
-    record = read_sweep(uri, plan)
+    record = read_sweep(uri, plan) if uri is not None else SweepRecord(client=None, experiment_id=None)
     runs = frame(record, plan, history=[*history_metrics(tables), *history])
     records = runs.to_dict("records")
     rendered = [render_table(t, records, plan, reference=reference) for t in tables]
-    return Report(plan=plan, runs=runs, tables=rendered, reference=reference)
+    return Report(plan=plan, runs=runs, tables=rendered, reference=reference and has_reference(tables))
+
+
+def has_reference(tables: Iterable[dict]) -> bool:
+    """Whether any table declares the write-up's numbers (so `--reference` has something to show)."""
+    return any("reference" in t or any("reference" in c for c in t.get("columns") or []) for t in tables)
 
 
 def render_report(uri: str, plan: Plan, *, fmt: str = "markdown", reference: bool = False,

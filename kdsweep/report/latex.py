@@ -6,6 +6,9 @@ import re
 
 from kdsweep.report.cells import CHECK, CROSS, RenderedTable
 
+# pandas writes booktabs rules (\toprule ...); the marks of check columns are amssymb's.
+PACKAGES = "% needs \\usepackage{booktabs} (table rules) and \\usepackage{amssymb} (\\checkmark)"
+
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                   "±": r"$\pm$", CHECK: r"\checkmark", CROSS: r"$\times$", "Δ": r"$\Delta$", "−": "-"}

@@ -88,8 +88,8 @@ def _columns_for(spec: dict, groups: list[list[dict]], table: dict, plan: Plan, 
         for j, seed in enumerate(seeds):
             if isinstance(label, list) and j < len(label):
                 header = label[j]
-            elif isinstance(label, str):
-                header = label
+            elif isinstance(label, str):  # one label, several columns: each says its seed
+                header = f"{label} (seed {seed})"
             else:
                 header = f"{metric} (seed {seed})"
             cells = [_single(_run_for_seed(g, seed, seeds), metric, fmt) for g in groups]

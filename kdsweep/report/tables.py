@@ -41,7 +41,7 @@ list: one row per distinct configuration (runs that differ only in seed share a 
   - `{metric: <name>, agg: ...}`: agg over the row's seeds as for pivots, plus `per_seed`:
     one column per seed (the sweep's `seeds:`; a row with a single run, e.g. a stage, fills
     the column of its own seed, or the first, and leaves the rest empty). A string `label`
-    is repeated over those columns (000's three "accuracy" columns), a list names each.
+    heads each column with its seed (`accuracy (seed 0)`), a list names each.
     `{metric: ..., seed: 1}` is one seed's value.
   - `{metric: val_acc1, epoch: [1, 2]}`: the per-epoch history at those epochs, mean over
     seeds, joined by `/` (000's "acc at 1st/2nd epoch": `9.29/16.15`).
@@ -65,6 +65,11 @@ What a cell says when there is no number
   - With seeds, the number uses the finished seeds only and says how many: `81.10 (2/3)`.
   - `-`: finished but the metric (or history epoch) was never logged, or not applicable.
 
+Output formats
+  - Markdown (default), CSV (one table per file; check marks as `true` / `false`, `-` as an
+    empty cell, so pandas / spreadsheets read them), LaTeX (a `table` float per table; the
+    first lines name the packages it needs: booktabs, amssymb).
+
 Reference numbers (`--reference`)
   - pivot: `reference: {<row value>: {<col value>: number}}`, shown in the cell:
     `81.10 (ref 80.65, +0.45)` (a grid has no room for extra columns).
@@ -73,6 +78,8 @@ Reference numbers (`--reference`)
     row's first cell text (its label). A plain metric column gets two columns beside it,
     `<label> (ref)` and `<label> (Δ)`; per-seed and per-epoch columns carry the reference
     in the cell (`[75.62, 76.02, 76.00]`, `9.29/16.15` or `[9.29, 16.15]`).
+  - With no run in the store yet, `--reference` still shows the tables (ours `not run`);
+    on a sweep that declares no reference numbers it says so and adds nothing.
   - The write-up's numbers are printed in the column's format (so 80.875 shows as 80.88
     beside our 80.88) and Δ is ours minus theirs, in that format with a sign.
 
