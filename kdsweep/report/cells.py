@@ -54,6 +54,7 @@ class Bar:
     std: float
     n: int
     status: str
+    baseline: bool = False  # a row trained without a teacher beside rows with one: drawn as a line
 
 
 @dataclass
@@ -70,6 +71,10 @@ class RenderedTable:
     bars: list[Bar] = field(default_factory=list)  # list: the primary metric per row
     rows_key: str = ""
     cols_key: str = ""
+    rows_label: str = ""  # pivot axes as the table names them (its corner), for plot axes
+    cols_label: str = ""
+    metric_label: str = ""  # the metric as the table heads it (`top-1 (%)`), else the metric's name
+    beside: list[Any] = field(default_factory=list)  # context.Line: teacher / no-teacher numbers
 
     @property
     def n_rows(self) -> int:

@@ -12,6 +12,7 @@ from kdsweep.errors import UserError
 from kdsweep.plan.build import Plan
 from kdsweep.plan.tables import DEFAULT_METRIC
 from kdsweep.report.cells import RenderedTable
+from kdsweep.report.context import note as beside_note
 from kdsweep.report.latex import PACKAGES, latex_table
 from kdsweep.report.listing import render_list
 from kdsweep.report.pivot import render_pivot
@@ -113,6 +114,8 @@ class Report:
             for table in self.tables:
                 parts.append(f"## {table.title or table.name}")
                 parts.append(table.to_markdown())
+                if table.beside:
+                    parts.append(beside_note(table.beside))
                 if table.caption:
                     parts.append(table.caption)
             return "\n\n".join(parts) + "\n"

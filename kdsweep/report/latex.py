@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from kdsweep.report.cells import CHECK, CROSS, RenderedTable
+from kdsweep.report.context import note
 
 # pandas writes booktabs rules (\toprule ...); the marks of check columns are amssymb's.
 PACKAGES = "% needs \\usepackage{booktabs} (table rules) and \\usepackage{amssymb} (\\checkmark)"
@@ -29,7 +30,7 @@ def latex_table(sweep: str, table: RenderedTable) -> str:
     lines = ["\\begin{table}[ht]", "\\centering",
              f"\\caption{{{latex_escape(table.title or table.name)}}}", f"\\label{{{label}}}",
              tabular(table).rstrip()]
-    if table.caption:
-        lines.append(f"\\par\\smallskip{{\\footnotesize {latex_escape(table.caption)}}}")
+    for text in ([note(table.beside)] if table.beside else []) + ([table.caption] if table.caption else []):
+        lines.append(f"\\par\\smallskip{{\\footnotesize {latex_escape(text)}}}")
     lines.append("\\end{table}")
     return "\n".join(lines)

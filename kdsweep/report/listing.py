@@ -8,6 +8,7 @@ from typing import Any
 from kdsweep.plan.build import Plan
 from kdsweep.plan.tables import DEFAULT_METRIC, PSEUDO_KEYS, check_key
 from kdsweep.report.cells import Bar, Cell, Column, RenderedTable, bold_best
+from kdsweep.report.context import teachers
 from kdsweep.report.query import FINISHED, canonical
 from kdsweep.report.reference import reference_columns, reference_target
 from kdsweep.report.select import config_groups, matches, select_runs
@@ -161,8 +162,11 @@ def render_list(table: dict, runs: list[dict], plan: Plan, *, reference: bool = 
         columns.extend(reference_columns(cols, ref, row_labels, spec.get("format", fmt_default)))
 
     bars = _bars(table, groups, _bar_labels([c for _, cols in blocks for c in cols], row_labels))
+    metric = primary_metric(table)
+    header = next((c.header for _, cols in blocks for c in cols if c.kind == "metric"), metric)
     out = RenderedTable(name=name, kind="list", title=table.get("title", ""), caption=table.get("caption", ""),
-                        metric=primary_metric(table), columns=columns, bars=bars)
+                        metric=metric, columns=columns, bars=bars, metric_label=header,
+                        beside=teachers(selected, runs, metric, fmt_default))
     if table.get("transpose"):
         out.columns = _transpose(columns)
     return out
@@ -213,13 +217,16 @@ def primary_metric(table: dict) -> str:
 
 def _bars(table: dict, groups: list[list[dict]], labels: list[str]) -> list[Bar]:
     metric = primary_metric(table)
+    taught = [not g[0]["stage"] and g[0]["config"].get("teacher") is not None for g in groups]
     out = []
-    for group, label in zip(groups, labels, strict=True):
+    for group, label, has_teacher in zip(groups, labels, taught, strict=True):
         values = [v for v in (metric_value(r, metric) for r in group if r["status"] == FINISHED) if v is not None]
+        # The student without a teacher, beside students with one: the line KD is measured against.
+        baseline = any(taught) and not has_teacher and not group[0]["stage"]
         if values:
-            out.append(Bar(label, aggregate(values, "mean"), spread(values), len(values), FINISHED))
+            out.append(Bar(label, aggregate(values, "mean"), spread(values), len(values), FINISHED, baseline))
         else:
-            out.append(Bar(label, math.nan, math.nan, 0, status_word(group)))
+            out.append(Bar(label, math.nan, math.nan, 0, status_word(group), baseline))
     return out
 
 

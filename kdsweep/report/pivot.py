@@ -10,6 +10,7 @@ import pandas as pd
 from kdsweep.plan.build import Plan
 from kdsweep.plan.tables import DEFAULT_METRIC, check_key
 from kdsweep.report.cells import Cell, Column, RenderedTable, bold_best
+from kdsweep.report.context import baselines, teachers
 from kdsweep.report.query import canonical
 from kdsweep.report.reference import MISSING, inline_ref, match_ref
 from kdsweep.report.select import select_runs
@@ -44,8 +45,9 @@ def render_pivot(table: dict, runs: list[dict], plan: Plan, *, reference: bool =
     fmt = table.get("format", DEFAULT_FORMAT)
     agg = table.get("agg", "mean")
     labels = table.get("labels") or {}
-    selected = [r for r in select_runs(table, runs, plan)
-                if run_value(r, rows_key) is not None and run_value(r, cols_key) is not None]
+    chosen = select_runs(table, runs, plan)
+    selected = [r for r in chosen if run_value(r, rows_key) is not None and run_value(r, cols_key) is not None]
+    left_out = [r for r in chosen if r not in selected]
     row_values = _ordered_values(selected, rows_key, table.get("row_order"))
     col_values = _ordered_values(selected, cols_key, table.get("col_order"))
     row_texts = [value_text(v, labels.get(rows_key)) for _, v in row_values]
@@ -88,10 +90,13 @@ def render_pivot(table: dict, runs: list[dict], plan: Plan, *, reference: bool =
                 inline_ref(grid[i][j], match_ref(row_ref, cc, col_texts[j]), fmt)
 
     corner = table.get("corner") or f"{last_part(rows_key)}\\{last_part(cols_key)}"
+    rows_label, _, cols_label = corner.partition("\\")
     columns = [Column(corner, [Cell(t) for t in row_texts], kind="label")]
     for j, text in enumerate(col_texts):
         columns.append(Column(text, [line[j] for line in grid], kind="metric"))
     return RenderedTable(name=name, kind="pivot", title=table.get("title", ""), caption=table.get("caption", ""),
                          metric=metric, columns=columns,
                          matrix=pd.DataFrame(matrix, index=row_texts, columns=col_texts, dtype=float),
-                         rows_key=rows_key, cols_key=cols_key)
+                         rows_key=rows_key, cols_key=cols_key, rows_label=rows_label,
+                         cols_label=cols_label.lstrip("\\") or last_part(cols_key), metric_label=metric,
+                         beside=[*teachers(selected, runs, metric, fmt), *baselines(left_out, metric, fmt)])

@@ -25,6 +25,10 @@ from kdsweep.tracking.names import ARTIFACT_PLOTS
 from kdsweep.tracking.store import open_client, with_retry
 
 CURVE_METRIC = "val_acc1"
+# How an axis names a metric the table does not head itself.
+METRIC_TEXT = {"best_val_acc1": "best val top-1 (%)", "final_val_acc1": "final val top-1 (%)",
+               "val_acc1": "val top-1 (%)", "val_acc5": "val top-5 (%)",
+               "train_val_gap": "train - val top-1 (points)"}
 LINESTYLES = ("-", "--", ":", "-.")
 
 
@@ -41,6 +45,10 @@ def _save(fig: Figure, path: Path) -> Path:
 
 
 def heatmap(table: RenderedTable, path: Path) -> Path:
+    return _save(heatmap_figure(table), path)
+
+
+def heatmap_figure(table: RenderedTable) -> Figure:
     """The pivot's numbers as colours, each cell annotated as the table prints it; NaN cells blank."""
     matrix = table.matrix
     values = matrix.to_numpy(dtype=float)
@@ -61,44 +69,71 @@ def heatmap(table: RenderedTable, path: Path) -> Path:
                     color="black" if shade > 0.6 else "white", fontweight="bold" if cell.bold else "normal")
     ax.set_xticks(range(n_cols), [_plain(str(c)) for c in matrix.columns])
     ax.set_yticks(range(n_rows), [_plain(str(r)) for r in matrix.index])
-    ax.set_xlabel(table.cols_key)
-    ax.set_ylabel(table.rows_key)
-    ax.set_title(table.title or table.name, fontsize=10)
-    fig.colorbar(image, ax=ax, label=table.metric)
-    return _save(fig, path)
+    ax.set_xlabel(_plain(table.cols_label or table.cols_key))  # as the table names its axes (its corner)
+    ax.set_ylabel(_plain(table.rows_label or table.rows_key))
+    ax.set_title(_title(table), fontsize=10)
+    bar = fig.colorbar(image, ax=ax, label=_metric_label(table))
+    for line in table.beside:  # teacher / no-teacher numbers: a line on the colour scale where they fall
+        if line.value is not None and lo <= line.value <= hi:
+            bar.ax.axhline(line.value, color="red", linewidth=1.5)
+    return fig
+
+
+def _title(table: RenderedTable) -> str:
+    """The table's title, and under it what the cells are read against (teacher, no-teacher student)."""
+    title = table.title or table.name
+    if table.beside:
+        title += "\n" + " · ".join(f"{line.label}: {line.text}" for line in table.beside)
+    return _plain(title)
+
+
+def _metric_label(table: RenderedTable) -> str:
+    label = table.metric_label or table.metric
+    return METRIC_TEXT.get(label, label)
 
 
 def bar_chart(table: RenderedTable, path: Path) -> Path:
-    """The list table's main metric per row, mean over finished seeds with a std error bar."""
-    bars = table.bars
+    return _save(bar_figure(table), path)
+
+
+def bar_figure(table: RenderedTable) -> Figure:
+    """The list table's main metric per row: bars from zero (a bar's length is its value), a std
+    error bar only where two or more seeds finished, and the rows measured against drawn as lines:
+    the student without a teacher, and the teacher when the table does not show it."""
+    bars = [b for b in table.bars if not b.baseline]
+    lines = [(f"without a teacher ({_plain(b.label).replace(chr(10), ', ')})", b.mean)
+             for b in table.bars if b.baseline and math.isfinite(b.mean)]
+    lines += [(line.label, line.value) for line in table.beside if line.value is not None]
     wide = any("\n" in b.label for b in bars)
     fig = Figure(figsize=(max(4.0, (1.4 if wide else 0.9) * len(bars) + 1.5), 4.0))
     ax = fig.add_subplot()
     x = np.arange(len(bars))
     means = np.array([b.mean for b in bars], dtype=float)
-    stds = np.array([b.std if math.isfinite(b.std) else 0.0 for b in bars], dtype=float)
     heights = np.where(np.isfinite(means), means, 0.0)
-    ax.bar(x, heights, yerr=np.where(np.isfinite(means), stds, 0.0), capsize=4, color="tab:blue", alpha=0.8)
-    finite = np.isfinite(means)
-    if finite.any():
-        low = float(np.min(means[finite] - stds[finite]))
-        high = float(np.max(means[finite] + stds[finite]))
-        spread = max(high - low, 1e-6)
-        ax.set_ylim(max(0.0, low - 0.5 * spread), high + 0.3 * spread)
-    bottom = ax.get_ylim()[0]
+    ax.bar(x, heights, color="tab:blue", alpha=0.8)
+    spread = [i for i, b in enumerate(bars) if b.n >= 2 and math.isfinite(b.std)]
+    if spread:
+        ax.errorbar(x[spread], means[spread], yerr=[bars[i].std for i in spread], fmt="none", ecolor="black",
+                    capsize=4)
+    for (label, value), style in zip(lines, ("--", ":", "-.", "--"), strict=False):
+        ax.axhline(value, color="tab:red", linestyle=style, linewidth=1.2, label=f"{label}: {value:.2f}")
+    tops = [v for v in [*means[np.isfinite(means)], *(v for _, v in lines)]]
+    ax.set_ylim(0.0, max(tops) * 1.12 if tops and max(tops) > 0 else 1.0)
     for i, bar in enumerate(bars):
         if math.isfinite(bar.mean):
             ax.annotate(f"{bar.mean:.2f}", (i, bar.mean), textcoords="offset points", xytext=(0, 3),
                         ha="center", fontsize=8)
         else:
-            ax.annotate(bar.status, (i, bottom), textcoords="offset points", xytext=(0, 4), ha="center",
+            ax.annotate(bar.status, (i, 0.0), textcoords="offset points", xytext=(0, 4), ha="center",
                         va="bottom", fontsize=8, color="grey", rotation=90)
     labels = [_plain(b.label) for b in bars]
     slant = len(bars) > 4 and not any("\n" in t for t in labels)  # stacked labels stay upright
     ax.set_xticks(x, labels, rotation=30 if slant else 0, ha="right" if slant else "center", fontsize=8)
-    ax.set_ylabel(table.metric)
-    ax.set_title(table.title or table.name, fontsize=10)
-    return _save(fig, path)
+    ax.set_ylabel(_metric_label(table))
+    ax.set_title(_plain(table.title or table.name), fontsize=10)
+    if lines:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside, not over, the bars
+    return fig
 
 
 def learning_curves(report: Report, path: Path, metric: str = CURVE_METRIC) -> Path | None:

@@ -65,6 +65,13 @@ What a cell says when there is no number
   - With seeds, the number uses the finished seeds only and says how many: `81.10 (2/3)`.
   - `-`: finished but the metric (or history epoch) was never logged, or not applicable.
 
+Beside the table (`context.py`)
+  - A table whose runs learn from a stage it does not show gets a line under it with that
+    teacher's number (`Teacher (big): 80.83`); a pivot also gives the runs it leaves out that
+    train without a teacher (`without a teacher (kd=none): 95.56`: the no-KD baseline).
+  - Plots draw them as lines: on a bar chart the no-teacher row and the teacher are lines, not
+    bars; bars start at zero; error bars only where two or more seeds finished.
+
 Output formats
   - Markdown (default), CSV (one table per file; check marks as `true` / `false`, `-` as an
     empty cell, so pandas / spreadsheets read them), LaTeX (a `table` float per table; the

@@ -43,3 +43,32 @@ def test_nothing_finished_draws_nothing(store, planned, tmp_path):
     store.sweep(plan)
     assert plot_sweep(store.uri, plan, out_dir=tmp_path) == []
     assert not list(tmp_path.glob("*.png"))
+
+
+def test_plots_read_as_the_tables_name_things_and_do_not_mislead(store, planned):
+    """Issue 12.12: axis names from the table, bars from zero, no error bar for one seed, the student
+    without a teacher and the teacher drawn as lines, not bars."""
+    from test_report_exports import QUICK
+
+    from kdsweep.report.plots import bar_figure, heatmap_figure
+    from kdsweep.report.tables import build_report
+
+    text = QUICK.replace("T: [2, 4]", "T: [2, 4]\n  loss.kd.alpha: [0.5, 0.9]").replace(
+        "cols: loss.kd.T}", "cols: loss.kd.T, corner: 'α\\T'}")
+    plan = planned(text, "plot_honest")
+    sweep = store.sweep(plan)
+    for i, run in enumerate(plan.runs):
+        sweep.run(run, best=93.0 + i)
+    report = build_report(store.uri, plan)
+    kd, grid = report.tables
+
+    ax = bar_figure(kd).axes[0]
+    assert ax.get_ylim()[0] == 0.0 and ax.get_ylabel() == "top-1"
+    assert len(ax.patches) == 4  # the four KD rows; the no-teacher row is a line
+    assert not ax.containers[1:]  # single seeds: no (zero-width) error bars
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["without a teacher (with KD: no, T: -): 98.00", "teacher (teacher): 93.00"]
+
+    ax = heatmap_figure(grid).axes[0]
+    assert (ax.get_ylabel(), ax.get_xlabel()) == ("α", "T")
+    assert "teacher (teacher): 93.00 · without a teacher (kd=none): 98.00" in ax.get_title()
