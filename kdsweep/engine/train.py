@@ -309,7 +309,9 @@ class _Group:
                 run.logger.log_metrics(summary, step=None)
                 if (run.workdir / checkpoint.BEST).is_file():
                     run.logger.log_artifact(run.workdir / checkpoint.BEST, "checkpoints")
-                curve = plot_curves(s.history, run.workdir / "curves.png", title=run.workdir.name)
+                # Titled with the run's name when the logger knows it (the executor's does), else its key.
+                title = getattr(run.logger, "name", "") or run.workdir.name
+                curve = plot_curves(s.history, run.workdir / "curves.png", title=title)
                 run.logger.log_artifact(curve, "plots")
         run.logger.set_status(status, reason)
         run.result = _result(run, status, reason, summary)

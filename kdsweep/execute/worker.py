@@ -12,10 +12,12 @@ import os
 import socket
 import time
 import traceback
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from kdsweep.status import RunStatus
+from kdsweep.tracking.names import TAG_ENDED, TAG_STARTED
 
 BEST = "best.pt"
 
@@ -34,6 +36,11 @@ def slot_name() -> str:
     return f"cpu {os.getpid()}" if not visible else f"gpu {visible}"
 
 
+def _now_iso() -> str:
+    """`2026-11-30T09:41:07.123+00:00`: readable in the MLflow UI, parsed by datetime.fromisoformat."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
 def ray_node() -> str:
     try:
         import ray
@@ -46,8 +53,9 @@ def ray_node() -> str:
 class ProgressLogger:
     """Wraps a run's MLflow logger and copies each epoch's numbers to the live view."""
 
-    def __init__(self, inner: Any, board: Any, key: str, slot: str, epochs: int):
+    def __init__(self, inner: Any, board: Any, key: str, slot: str, epochs: int, name: str = ""):
         self.inner, self.board, self.key, self.slot, self.epochs = inner, board, key, slot, epochs
+        self.name = name  # the run's name, as plan and MLflow show it (the engine titles its plots with it)
 
     def _post(self, **event: Any) -> None:
         if self.board is not None:
@@ -154,8 +162,8 @@ def run_job(job: dict, *dep_results: dict, uri: str, board: Any = None, threads:
         inner = MlflowRunLogger(uri, run["run_id"])
         inner.set_tags({"kdsweep.slot": slot, "kdsweep.node": node, "kdsweep.ray_node": ray_node(),
                         "kdsweep.pid": str(os.getpid()),
-                        "kdsweep.started": f"{time.time():.3f}"})
-        loggers.append(ProgressLogger(inner, board, run["key"], slot, run["epochs"]))
+                        TAG_STARTED: _now_iso()})
+        loggers.append(ProgressLogger(inner, board, run["key"], slot, run["epochs"], name=run.get("name", "")))
     if train_fn is None:
         from kdsweep.engine import train_group as train_fn
     from kdsweep.tracking.logger import system_metrics as monitor
@@ -179,7 +187,7 @@ def run_job(job: dict, *dep_results: dict, uri: str, board: Any = None, threads:
             failed = pending
         else:
             for (run, logger), outcome in zip(pending, outcomes, strict=True):
-                logger.inner.set_tags({"kdsweep.ended": f"{time.time():.3f}", "kdsweep.attempts": str(attempt + 1)})
+                logger.inner.set_tags({TAG_ENDED: _now_iso(), "kdsweep.attempts": str(attempt + 1)})
                 results[run["key"]] = result(run, outcome.status, outcome.reason,
                                              best_val_acc1=outcome.best_val_acc1)
                 if outcome.status == RunStatus.FAILED:

@@ -27,6 +27,12 @@ TAG_HARDWARE = "kdsweep.hardware"  # on the parent: what the sweep ran on
 TAG_EPOCH = "kdsweep.epoch"  # last epoch logged on a child (status reads it without metric histories)
 TAG_ACTIVE = "kdsweep.active"  # on the parent while a `kdsweep run` holds the sweep: host:pid:heartbeat_unix_s
 TAG_ACTIVE_SINCE = "kdsweep.active_since"  # on the parent: when that holder took the sweep (ISO 8601, UTC)
+# MLflow 3's UI opens an experiment by its kind; without this tag a kdsweep experiment opens in
+# the GenAI view (traces, an assistant panel) instead of the runs table and their charts.
+MLFLOW_EXPERIMENT_KIND = "mlflow.experimentKind"
+EXPERIMENT_KIND_TRAINING = "custom_model_development"  # the UI's "Model training"
+TAG_STARTED = "kdsweep.started"  # on a child: when its job started it (ISO 8601, UTC), waiting excluded
+TAG_ENDED = "kdsweep.ended"  # on a child: when its training ended (ISO 8601, UTC)
 MLFLOW_NOTE = "mlflow.note.content"  # the MLflow UI's description box (the sweep's description)
 MLFLOW_RUN_NAME = "mlflow.runName"
 MLFLOW_PARENT = "mlflow.parentRunId"

@@ -242,7 +242,8 @@ class SweepTracker:
             location = str(Path(root) / safe_key(self.name).replace(" ", "_")) if root else None
             try:
                 return with_retry(self.client.create_experiment, self.name, artifact_location=location,
-                                  tags={names.TAG_SWEEP: self.name})
+                                  tags={names.TAG_SWEEP: self.name,
+                                        names.MLFLOW_EXPERIMENT_KIND: names.EXPERIMENT_KIND_TRAINING})
             except MlflowException as exc:
                 if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
                     raise
@@ -252,6 +253,9 @@ class SweepTracker:
                             f"restore it (MLFLOW_TRACKING_URI={self.uri} mlflow experiments restore --experiment-id "
                             f"{exp.experiment_id}) or remove "
                             f"it for good (mlflow gc --backend-store-uri {self.uri}) and run again")
+        if names.MLFLOW_EXPERIMENT_KIND not in exp.tags:  # made by an older kdsweep: open it on the runs too
+            with_retry(self.client.set_experiment_tag, exp.experiment_id, names.MLFLOW_EXPERIMENT_KIND,
+                       names.EXPERIMENT_KIND_TRAINING)
         return exp.experiment_id
 
     def _parents(self) -> list[Run]:

@@ -67,7 +67,10 @@ def serve(uri: str | None = None, artifact_root: str | None = None, host: str = 
     check_port(host, port)
     check_store(uri)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
-    print(f"MLflow UI for {uri}: http://{shown}:{port} (Ctrl-C stops it)", file=sys.stderr, flush=True)
+    base = f"http://{shown}:{port}"
+    print(f"MLflow UI for {uri}: {base} (Ctrl-C stops it)", file=sys.stderr, flush=True)
+    for line in experiment_links(uri, base):
+        print(line, file=sys.stderr, flush=True)
     # Its own process group: the server starts workers of its own, and all of them go when the UI stops.
     proc = subprocess.Popen(cmd, env=ui_env(), start_new_session=True)
     previous = None
@@ -83,6 +86,19 @@ def serve(uri: str | None = None, artifact_root: str | None = None, host: str = 
         _stop_group(proc)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def experiment_links(uri: str, base: str) -> list[str]:
+    """`  quickstart: http://127.0.0.1:5000/#/experiments/1`: each sweep's runs, one click away."""
+    from kdsweep.tracking import names
+    from kdsweep.tracking.store import open_client, with_retry
+
+    try:
+        experiments = with_retry(open_client(uri).search_experiments, max_results=1000)
+    except Exception:  # a link list is a convenience; the server itself says what is wrong
+        return []
+    return [f"  {e.name}: {base}/#/experiments/{e.experiment_id}" for e in experiments
+            if names.TAG_SWEEP in e.tags]
 
 
 def check_port(host: str, port: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from execute_helpers import children, store_uri, write_sweep
 
@@ -60,7 +62,9 @@ def test_four_fake_gpus_two_jobs_each(workdir):
         visible = run.data.tags["test.visible"]
         assert visible in {"0", "1", "2", "3"}, visible  # exactly one device per job
         assert run.data.tags["kdsweep.slot"] == f"gpu {visible}"
-        spans.append((visible, float(run.data.tags["kdsweep.started"]), float(run.data.tags["kdsweep.ended"])))
+        started, ended = (dt.datetime.fromisoformat(run.data.tags[t]).timestamp()
+                          for t in ("kdsweep.started", "kdsweep.ended"))  # ISO 8601, readable in the UI
+        spans.append((visible, started, ended))
     for device in {"0", "1", "2", "3"}:
         mine = [(s, e) for d, s, e in spans if d == device]
         for start, _ in mine:  # jobs on this device running at the moment one started

@@ -131,3 +131,22 @@ def test_ui_server_env_silences_mlflows_starlette_deprecation():
     proc = subprocess.run([sys.executable, "-c", code], env=ui_env(), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
     assert "starlette" not in proc.stderr and "another warning" in proc.stderr  # only that one is silenced
+
+
+def test_sweeps_open_on_their_runs_and_ui_links_them(uri, plan, results_dir):
+    """Issue 12.6: MLflow 3 opens an experiment by its kind; a kdsweep sweep is model training, so the
+    UI shows its runs and charts first, not the GenAI traces view. `kdsweep ui` prints each sweep's link."""
+    from kdsweep.tracking import names
+    from kdsweep.tracking.store import open_client
+    from kdsweep.tracking.ui import experiment_links
+
+    tracker = SweepTracker(uri, plan, results_dir=results_dir)
+    experiment = open_client(uri).get_experiment(tracker.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert experiment_links(uri, "http://127.0.0.1:5000") == [
+        f"  {plan.sweep.name}: http://127.0.0.1:5000/#/experiments/{tracker.experiment_id}"]
+    # An experiment made before the tag existed gets it the next time the sweep runs.
+    open_client(uri).delete_experiment_tag(tracker.experiment_id, names.MLFLOW_EXPERIMENT_KIND)
+    SweepTracker(uri, plan, results_dir=results_dir)
+    assert open_client(uri).get_experiment(tracker.experiment_id).tags[names.MLFLOW_EXPERIMENT_KIND] == \
+        names.EXPERIMENT_KIND_TRAINING
