@@ -89,7 +89,10 @@ def serve(uri: str | None = None, artifact_root: str | None = None, host: str = 
 
 
 def experiment_links(uri: str, base: str) -> list[str]:
-    """`  quickstart: http://127.0.0.1:5000/#/experiments/1`: each sweep's runs, one click away."""
+    """`  quickstart: http://127.0.0.1:5000/#/experiments/1?workflowType=machine_learning`: each sweep's
+    runs, one click away. MLflow 3.17's UI reads its GenAI / Model training switch from the URL (and
+    then ignores the experiment's kind tag), so the link asks for the runs view itself; checked in
+    headless Chromium against a quickstart store."""
     from kdsweep.tracking import names
     from kdsweep.tracking.store import open_client, with_retry
 
@@ -97,7 +100,7 @@ def experiment_links(uri: str, base: str) -> list[str]:
         experiments = with_retry(open_client(uri).search_experiments, max_results=1000)
     except Exception:  # a link list is a convenience; the server itself says what is wrong
         return []
-    return [f"  {e.name}: {base}/#/experiments/{e.experiment_id}" for e in experiments
+    return [f"  {e.name}: {base}/#/experiments/{e.experiment_id}?workflowType=machine_learning" for e in experiments
             if names.TAG_SWEEP in e.tags]
 
 
