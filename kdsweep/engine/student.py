@@ -25,11 +25,11 @@ from kdsweep.engine import runtime
 from kdsweep.engine.features import FeatureHooks
 from kdsweep.engine.logger import RunLogger
 from kdsweep.engine.losses import LossContext
-from kdsweep.engine.metric_names import loss_metric
 from kdsweep.engine.models import apply_freeze_mode, build_model
 from kdsweep.engine.models.heads import apply_margin, cosine_head_of
 from kdsweep.engine.optim import build_optimizer, clip_gradients
 from kdsweep.engine.schedules import build_schedule
+from kdsweep.metric_names import loss_metric
 
 
 @dataclass

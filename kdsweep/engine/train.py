@@ -42,10 +42,10 @@ from kdsweep.engine.data import build_data
 from kdsweep.engine.features import FeatureHooks
 from kdsweep.engine.logger import RunLogger
 from kdsweep.engine.losses import build_losses
-from kdsweep.engine.metric_names import PROFILE_METRICS
 from kdsweep.engine.models import build_model, load_weights
 from kdsweep.engine.student import Student, TeacherOutput, build_student
 from kdsweep.errors import UserError
+from kdsweep.metric_names import PROFILE_METRICS
 from kdsweep.spec.groups import first_difference
 from kdsweep.status import RunStatus
 

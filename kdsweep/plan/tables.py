@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kdsweep.engine.metric_names import SUMMARY_METRICS, run_metrics
 from kdsweep.errors import UserError, did_you_mean
+from kdsweep.metric_names import SUMMARY_METRICS, run_metrics
 from kdsweep.plan.build import Plan
 from kdsweep.spec.dotted import flatten, has_path
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kdsweep.engine import metric_names
+from kdsweep import metric_names
 from kdsweep.status import RunStatus
 
 TAG_PREFIX = "kdsweep."

@@ -17,8 +17,8 @@ from _train_helpers import (  # noqa: F401  (restore_threads is an autouse fixtu
 
 from kdsweep.engine import RunResult, train_group
 from kdsweep.engine.logger import MemoryLogger
-from kdsweep.engine.metric_names import run_metrics
 from kdsweep.engine.models import build_model, load_weights
+from kdsweep.metric_names import run_metrics
 
 EPOCH_KEYS = {"train_loss", "train_acc1", "val_loss", "val_acc1", "val_acc5", "lr", "epoch_s", "images_per_s"}
 

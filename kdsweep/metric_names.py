@@ -1,5 +1,6 @@
-"""The names of the metrics the engine logs for a run. Torch-free on purpose: the plan checks
-a sweep's `tables:` against them before anything trains, and tracking / report read them."""
+"""The names of the metrics the engine logs for a run. Outside the engine and torch-free on
+purpose: the plan checks a sweep's `tables:` against them before anything trains, tracking and
+report read them, and none of those may import the engine (tests/test_layering.py)."""
 
 from __future__ import annotations
 
