@@ -41,6 +41,7 @@ def _find(cfg: dict[str, Any], name: str) -> Path:
     base = split_root(root, ALIASES[name], ("train", "val"))
     for split in ("train", "val"):
         require(base / split, name, LAYOUT, SOURCES[name])
+    for split in ("train", "val"):  # both there first: a missing split is the likelier mistake
         if not class_names(base / split):
             raise UserError(f"{base / split} holds no class folders; {name} expects {LAYOUT}; "
                             f"get it from {SOURCES[name]}", where="data.root")
