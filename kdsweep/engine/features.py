@@ -7,6 +7,10 @@ with hooks, by the module names `model.named_modules()` prints, keeps model code
 The maps are kept as the forward produced them: a student's maps still carry their graph
 (the loss backpropagates through them), so call `clear()` after the backward to let that
 memory go. A teacher run under `torch.no_grad()` gives maps without a graph.
+
+`CLASSIFIER_INPUT` names no module: it catches the *input* of the model's classifier (its
+cosine head, else its last nn.Linear), the pooled features before the classifier, which is
+where mdistiller's CRD reads ("pooled_feat") whatever the architecture.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from kdsweep.engine.models.heads import cosine_head_of
 from kdsweep.errors import UserError, did_you_mean
+
+CLASSIFIER_INPUT = "<classifier input>"
 
 
 class FeatureHooks:
@@ -29,6 +36,10 @@ class FeatureHooks:
         self.where = where
         self.names = list(dict.fromkeys(names))  # a layer two terms share is hooked once
         for name in self.names:
+            if name == CLASSIFIER_INPUT:
+                module = classifier_of(model, where=where)
+                self._handles.append(module.register_forward_pre_hook(self._input_keeper(name)))
+                continue
             module = find_module(model, name, where=where)
             self._handles.append(module.register_forward_hook(self._keeper(name)))
 
@@ -58,6 +69,25 @@ class FeatureHooks:
             self._features[name] = _tensor_of(output, name, self.where)
 
         return hook
+
+    def _input_keeper(self, name: str):
+        def hook(module: nn.Module, args: Any) -> None:
+            self._features[name] = _tensor_of(args, name, self.where)
+
+        return hook
+
+
+def classifier_of(model: nn.Module, *, where: str) -> nn.Module:
+    """The module whose input is the features before the classifier: the cosine head, else the last Linear."""
+    inner = list(_unwrapped(model))[-1]
+    head = cosine_head_of(inner)
+    if head is not None:
+        return head
+    linears = [m for m in inner.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise UserError(f"{type(inner).__name__} has no nn.Linear classifier whose input could be caught; "
+                        "name the layer", where=where)
+    return linears[-1]
 
 
 def find_module(model: nn.Module, name: str, *, where: str) -> nn.Module:

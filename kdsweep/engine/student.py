@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kdsweep.engine import runtime
+from kdsweep.engine.data import Batch
 from kdsweep.engine.features import FeatureHooks
 from kdsweep.engine.logger import RunLogger
 from kdsweep.engine.losses import LossContext
@@ -113,12 +114,15 @@ class Student:
         marked = apply_margin(self.margin_head, logits, y)
         return None if marked is logits else marked
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor, teacher: TeacherOutput) -> str | None:
-        """One optimiser step on (x, y); returns why the run diverged, or None.
+    def train_step(self, batch: Batch, teacher: TeacherOutput, *, epoch: int, step: int) -> str | None:
+        """One optimiser step on the batch; returns why the run diverged, or None.
 
+        `epoch` (1-based, as mdistiller counts it) and `step` (1-based within the epoch) go
+        to the losses with the batch's sample indices and extras (DKD's warm-up, CRD's bank).
         The finiteness check reads one scalar back (a device sync per step): the price of
         stopping a diverged run at the step it diverged, with the term that did it.
         """
+        x, y = batch.x, batch.y
         with self.rng.active():
             with runtime.autocast(self.device, self.amp):
                 logits = self.forward(self._input(x))
@@ -129,6 +133,10 @@ class Student:
                     student_feats=self.hooks.features if self.hooks else {},
                     teacher_feats=teacher.feats,
                     margin_logits=self.margin_logits(logits, y),
+                    epoch=epoch,
+                    step=step,
+                    indices=batch.indices,
+                    extras=batch.extras,
                 )
                 terms = self.losses(ctx)
             total = sum(terms.values())
@@ -257,13 +265,15 @@ def build_student(
     iters_per_epoch: int,
     probe: torch.Tensor,
     teacher_probe: dict[str, torch.Tensor],
+    train_labels: torch.Tensor | None = None,
 ) -> Student:
     """Build a run's student as it would be built alone; `losses` is its built LossSet.
 
     The global RNG is seeded with the run's seed right before the model is built, so its
-    initial weights equal a solo run's; loss-set adapters (hint) are created from one
-    eval-mode, no-grad probe forward (no RNG drawn, no BN statistics touched) in the same
-    seeded stream, and that stream then becomes the student's own.
+    initial weights equal a solo run's; loss-set parameters and buffers (hint adapters, CRD's
+    heads and memory bank, sized by `train_labels`) are created from one eval-mode, no-grad
+    probe forward (no RNG drawn, no BN statistics touched) in the same seeded stream, and
+    that stream then becomes the student's own.
     """
     s = Student(config, workdir, logger, device)
     torch.manual_seed(int(config["seed"]))
@@ -274,7 +284,7 @@ def build_student(
     model.eval()
     with torch.no_grad(), runtime.autocast(device, s.amp):
         model(s._input(probe))
-    losses.materialize(hooks.features if hooks else {}, teacher_probe)
+    losses.materialize(hooks.features if hooks else {}, teacher_probe, train_labels=train_labels)
     if hooks:
         hooks.clear()
     losses.to(device)

@@ -208,6 +208,7 @@ class _Group:
                 run.config, workdir=run.workdir, logger=run.logger, device=self.device,
                 num_classes=self._num_classes(run.config["student"]), losses=losses,
                 iters_per_epoch=len(self.data.train), probe=self.probe, teacher_probe=teacher_probe,
+                train_labels=self.data.train.labels,
             )
             state = checkpoint.load_last(run.workdir)
             if state is not None:
@@ -245,16 +246,16 @@ class _Group:
             run.student.start_epoch()
         if self.teacher is not None:
             self.teacher.train(self.teacher_train_mode)
-        for step, (x, y) in enumerate(self.data.train.batches(epoch - 1), start=1):
+        for step, batch in enumerate(self.data.train.batches(epoch - 1), start=1):
             if self.should_stop():
                 self._kill(epoch, step)
                 return False
             stepping = [r for r in runs if r.active]
             if not stepping:
                 break
-            teacher_out = self._teach(x, stepping, teacher_rng)
+            teacher_out = self._teach(batch.x, stepping, teacher_rng)
             for run in stepping:
-                why = run.student.train_step(x, y, teacher_out)
+                why = run.student.train_step(batch, teacher_out, epoch=epoch, step=step)
                 if why is not None:
                     self._finish(run, RunStatus.FAILED, f"diverged at epoch {epoch} step {step}: {why}")
             teacher_out = None
@@ -264,9 +265,9 @@ class _Group:
             return True
         for run in evaluating:
             run.student.model.eval()
-        for x, y in self.data.val.batches(epoch - 1):
+        for batch in self.data.val.batches(epoch - 1):
             for run in evaluating:
-                run.student.eval_step(x, y)
+                run.student.eval_step(batch.x, batch.y)
         epoch_s = time.perf_counter() - t0
         for run in evaluating:
             self._end_epoch(run, epoch, epoch_s=epoch_s, train_s=train_s)

@@ -21,12 +21,34 @@ def batch_spans(n: int, batch_size: int) -> list[tuple[int, int]]:
     return spans
 
 
+@dataclass
+class Batch:
+    """One batch on the device, and what a loss term may need to know about its samples.
+
+    `indices` are the samples' positions in their split (0 .. samples - 1; every copy of a
+    sample under `data.copies` shares its index), so a term can keep per-sample state such
+    as CRD's memory bank (torchdistill and mdistiller hand the same index from their data
+    sets). `extras` is room for more per-sample tensors a source may add later; the trainer
+    passes it to the losses untouched.
+    """
+
+    x: Tensor  # float32, normalised, NCHW
+    y: Tensor  # int64 class indices
+    indices: Tensor  # int64, same length as y
+    extras: dict[str, Tensor] = field(default_factory=dict)
+
+
 class BatchSource(Protocol):
-    def batches(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
-        """(x float32 normalised NCHW, y int64), both on the device; depends only on (seed, epoch)."""
+    def batches(self, epoch: int) -> Iterator[Batch]:
+        """The epoch's batches, all tensors on the device; depends only on (seed, epoch)."""
 
     def __len__(self) -> int:
         """Batches per epoch."""
+
+    @property
+    def labels(self) -> Tensor:
+        """Every sample's label (int64, on the CPU), by sample index: a data fact some terms
+        need before training (CRD draws its negatives from the other classes)."""
 
 
 @dataclass

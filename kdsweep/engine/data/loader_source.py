@@ -20,7 +20,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from kdsweep.engine.data.bundle import batch_spans
+from kdsweep.engine.data.bundle import Batch, batch_spans
 from kdsweep.engine.data.seeding import (
     DATA_SEED,
     derive_seed,
@@ -38,7 +38,10 @@ def open_rgb(path: Path) -> Image.Image:
 
 
 class FileDataset(Dataset):
-    """Index k of an epoch = copy k // n of sample k % n; keys are (k, per-sample seed)."""
+    """Index k of an epoch = copy k // n of sample k % n; keys are (k, per-sample seed).
+
+    An item is (image, label, sample index k % n): the index travels with the batch (Batch.indices).
+    """
 
     def __init__(self, items: Sequence[tuple[Path, int]], pipelines: Sequence[Callable[[Any], Any]],
                  opener: Callable[[Path], Any] = open_rgb):
@@ -47,13 +50,13 @@ class FileDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items) * len(self.pipelines)
 
-    def __getitem__(self, key: tuple[int, int]) -> tuple[Tensor, int]:
+    def __getitem__(self, key: tuple[int, int]) -> tuple[Tensor, int, int]:
         k, seed = key
         path, label = self.items[k % len(self.items)]
         with isolated_rng():
             reseed(seed)
             x = self.pipelines[k // len(self.items)](self.opener(path))
-        return torch.as_tensor(x), label
+        return torch.as_tensor(x), label, k % len(self.items)
 
 
 class EpochBatchSampler(Sampler):
@@ -95,8 +98,13 @@ class LoaderSource:
     def __len__(self) -> int:
         return len(self.sampler)
 
-    def batches(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
+    @property
+    def labels(self) -> Tensor:
+        return torch.tensor([label for _, label in self.loader.dataset.items], dtype=torch.int64)
+
+    def batches(self, epoch: int) -> Iterator[Batch]:
         self.sampler.epoch = epoch
         self.loader.generator.manual_seed(derive_seed(self.seed, epoch, "workers"))
-        for x, y in self.loader:
-            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        for x, y, idx in self.loader:
+            to = {"device": self.device, "non_blocking": True}
+            yield Batch(x.to(**to), y.to(**to), idx.to(**to))

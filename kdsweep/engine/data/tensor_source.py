@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from kdsweep.engine.data.batched import TensorPipeline
-from kdsweep.engine.data.bundle import batch_spans
+from kdsweep.engine.data.bundle import Batch, batch_spans
 from kdsweep.engine.data.seeding import DATA_SEED, generator
 
 
@@ -33,13 +33,17 @@ class TensorSource:
     def __len__(self) -> int:
         return len(batch_spans(self.n, self.batch_size))
 
+    @property
+    def labels(self) -> Tensor:
+        return self.y.cpu()
+
     def _generators(self, epoch: int) -> tuple[torch.Generator, torch.Generator]:
         if self.shuffle:
             return generator(self.seed, epoch, "order"), generator(self.seed, epoch, "augment")
         fixed = generator(DATA_SEED, 0, "val")  # val: the same every epoch, whatever the seed
         return fixed, fixed
 
-    def batches(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
+    def batches(self, epoch: int) -> Iterator[Batch]:
         order_gen, aug_gen = self._generators(epoch)
         order = torch.randperm(self.n, generator=order_gen) if self.shuffle else torch.arange(self.n)
         count = len(self.y)
@@ -48,7 +52,7 @@ class TensorSource:
             src = (idx % count).to(self.x.device)
             x = self.x[src].to(self.device, non_blocking=True)
             y = self.y[src].to(self.device, non_blocking=True)
-            yield self._augment(x, idx // count, aug_gen), y
+            yield Batch(self._augment(x, idx // count, aug_gen), y, src.to(self.device, non_blocking=True))
 
     def _augment(self, x: Tensor, copy: Tensor, gen: torch.Generator) -> Tensor:
         if len(self.pipelines) == 1:

@@ -21,7 +21,13 @@ from kdsweep.spec.entries import LOSSES, LossEntry
 
 @dataclass
 class LossContext:
-    """One batch's outputs, as the trainer hands them to the losses."""
+    """One batch's outputs, as the trainer hands them to the losses.
+
+    Beyond the outputs, the trainer says where training stands and which samples these
+    are: `epoch` (1-based, as mdistiller counts it; DKD's warm-up), `step` (1-based within
+    the epoch), the batch's sample `indices` in the train split (CRD's memory bank) and the
+    batch's `extras`. A term built outside a training loop may leave them at their defaults.
+    """
 
     student_logits: torch.Tensor
     labels: torch.Tensor
@@ -31,6 +37,10 @@ class LossContext:
     # The student's logits with the cosine head's additive margin on the target class
     # (AM-softmax); only the hard-label term uses them. None: no margin.
     margin_logits: torch.Tensor | None = None
+    epoch: int = 1
+    step: int = 1
+    indices: torch.Tensor | None = None
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class LossTerm(nn.Module):
@@ -69,6 +79,10 @@ class LossTerm(nn.Module):
     def teacher_layers(self) -> list[str]:
         return []
 
+    def materialize(self, student_feats: dict[str, torch.Tensor], teacher_feats: dict[str, torch.Tensor], *,
+                    train_labels: torch.Tensor | None = None) -> None:
+        """Create what depends on the features or the data (see LossSet.materialize); most terms need nothing."""
+
     def value(self, ctx: LossContext) -> torch.Tensor:
         raise NotImplementedError
 
@@ -87,6 +101,11 @@ class LossTerm(nn.Module):
                 "(LossSet.needs_teacher is True: run the teacher on every batch)"
             )
         return ctx.teacher_logits.detach().float()
+
+    def sample_indices(self, ctx: LossContext) -> torch.Tensor:
+        if ctx.indices is None:
+            raise ValueError(f"loss term {self.name!r} needs the batch's sample indices but the trainer gave none")
+        return ctx.indices
 
     def feature(self, feats: dict[str, torch.Tensor], layer: str, side: str) -> torch.Tensor:
         try:

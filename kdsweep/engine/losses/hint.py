@@ -86,7 +86,8 @@ class Hint(LossTerm):
     def teacher_layers(self) -> list[str]:
         return list(dict.fromkeys(t for _, t, _ in self.pairs))
 
-    def materialize(self, student_feats: dict[str, torch.Tensor], teacher_feats: dict[str, torch.Tensor]) -> None:
+    def materialize(self, student_feats: dict[str, torch.Tensor], teacher_feats: dict[str, torch.Tensor], *,
+                    train_labels: torch.Tensor | None = None) -> None:
         """Create the adapters the channel counts call for (idempotent)."""
         for i in range(len(self.pairs)):
             fs, ft = self._pair(i, student_feats, teacher_feats)

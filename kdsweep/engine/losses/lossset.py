@@ -18,7 +18,7 @@ class LossSet(nn.Module):
 
     The trainer hooks `student_layers` / `teacher_layers`, runs the teacher when
     `needs_teacher` (in `teacher_mode`), calls `materialize` once with a first batch's
-    features, adds `parameters()` (hint adapters) to the student's optimiser and saves
+    features, adds `parameters()` (hint adapters, CRD heads) to the student's optimiser and saves
     `state_dict()` with the student's checkpoint. `forward` returns the weighted terms by
     name; the loss to backpropagate is the sum of the values.
     """
@@ -45,16 +45,18 @@ class LossSet(nn.Module):
         modes = {getattr(term, "teacher_mode", "eval") for term in self.terms.values()}
         return "train" if "train" in modes else "eval"
 
-    def materialize(self, student_feats: dict[str, torch.Tensor], teacher_feats: dict[str, torch.Tensor]) -> None:
-        """Create parameters whose shapes depend on the features (hint adapters); idempotent.
+    def materialize(self, student_feats: dict[str, torch.Tensor], teacher_feats: dict[str, torch.Tensor], *,
+                    train_labels: torch.Tensor | None = None) -> None:
+        """Create parameters and buffers whose shapes depend on the features (hint adapters,
+        CRD's heads) or on the train split (CRD's memory bank: one row per sample of
+        `train_labels`, every sample's label by index); idempotent.
 
         Call once with a first batch's hooked features, before building the optimiser and
         before loading a checkpoint's `state_dict()` into this set.
         """
         with torch.no_grad():
             for term in self.terms.values():
-                if hasattr(term, "materialize"):
-                    term.materialize(student_feats, teacher_feats)
+                term.materialize(student_feats, teacher_feats, train_labels=train_labels)
 
     def forward(self, ctx: LossContext) -> dict[str, torch.Tensor]:
         with full_precision(ctx.student_logits.device):
