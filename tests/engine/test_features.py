@@ -89,3 +89,21 @@ def test_wrapped_model_is_looked_through():
     with FeatureHooks(Wrapper(net), ["body.1"], where="loss") as hooks:
         Wrapper(net)(torch.randn(1, 3, 8, 8))
         assert hooks.features["body.1"].shape == (1, 6, 4, 4)
+
+
+def test_classifier_input_catches_the_features_before_the_classifier():
+    from kdsweep.engine.features import CLASSIFIER_INPUT
+    from kdsweep.engine.models import build_model
+
+    torch.manual_seed(0)
+    net, x = Net(), torch.randn(2, 3, 8, 8)
+    with FeatureHooks(net, [CLASSIFIER_INPUT], where="loss") as hooks:
+        net(x)
+        caught = hooks.features[CLASSIFIER_INPUT]
+    assert torch.equal(caught, net.body(net.stem(x)).mean((2, 3)))  # the last Linear's input
+    cosine = build_model({"arch": "digits_student", "head": {"name": "cosine", "hidden": 5}}, 10)
+    with FeatureHooks(cosine, [CLASSIFIER_INPUT], where="loss") as hooks:
+        cosine(torch.randn(2, 3, 32, 32))
+        assert hooks.features[CLASSIFIER_INPUT].shape == (2, 64)  # the cosine head's input, not its hidden layer's
+    with pytest.raises(UserError, match="no nn.Linear classifier"):
+        FeatureHooks(nn.Sequential(nn.Conv2d(3, 3, 1)), [CLASSIFIER_INPUT], where="loss.crd")

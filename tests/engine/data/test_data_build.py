@@ -79,7 +79,8 @@ def test_on_device_decodes_file_data_sets_once(tree_root):
         "Normalize:batched",
     ]
     assert tensor.input_size == files.input_size == 16
-    (xt, yt), (xf, yf) = next(iter(tensor.val.batches(0))), next(iter(files.val.batches(0)))
+    bt, bf = next(iter(tensor.val.batches(0))), next(iter(files.val.batches(0)))
+    xt, yt, xf, yf = bt.x, bt.y, bf.x, bf.y
     assert torch.equal(yt, yf) and xt.shape == xf.shape == (3, 3, 16, 16)
     # Val Resize(18) + CenterCrop(16): the decoded 18x18 centre square gives what the file gives.
     assert torch.allclose(xt, xf, atol=1e-5)

@@ -27,7 +27,7 @@ def test_val_is_the_test_set_as_is(cifar_root):
         {"name": "cifar100", "root": str(cifar_root), "val_batch_size": 4}, seed=0, device=CPU
     )
     raw = load({"root": str(cifar_root)}, seed=0)
-    xs, ys = zip(*bundle.val.batches(0), strict=True)
+    xs, ys = zip(*[(b.x, b.y) for b in bundle.val.batches(0)], strict=True)
     assert [len(y) for y in ys] == [4, 4, 2]
     assert torch.equal(unnormalise(torch.cat(xs)), raw.val_x)
     assert torch.equal(torch.cat(ys), raw.val_y)
@@ -43,7 +43,7 @@ def test_default_epoch_is_two_augmented_copies(cifar_root):
     ]
     assert bundle.transforms["train[1]"][1] == "RandomResizedCrop:batched"
     assert bundle.transforms["val"] == ["Normalize:batched"]
-    labels = torch.cat([y for _, y in bundle.train.batches(0)])
+    labels = torch.cat([b.y for b in bundle.train.batches(0)])
     raw = load({"root": str(cifar_root)}, seed=0)
     assert torch.equal(torch.bincount(labels, minlength=100), 2 * torch.bincount(raw.train_y, minlength=100))
 
@@ -58,7 +58,7 @@ def test_copies_apply_their_own_transforms_and_are_shuffled_together(cifar_root)
     bundle = build_data(cfg, seed=0, device=CPU)
     raw = load({"root": str(cifar_root)}, seed=0)
     batches = list(bundle.train.batches(0))
-    seen = unnormalise(torch.cat([x for x, _ in batches]))
+    seen = unnormalise(torch.cat([b.x for b in batches]))
     plain = {bytes(img.numpy()) for img in raw.train_x}
     flipped = {bytes(img.flip(-1).numpy()) for img in raw.train_x}
     kinds = ["plain" if bytes(img.numpy()) in plain else "flip" for img in seen]
@@ -69,7 +69,7 @@ def test_copies_apply_their_own_transforms_and_are_shuffled_together(cifar_root)
 
 def test_input_size_resizes_once(cifar_root):
     bundle = build_data({"name": "cifar100", "root": str(cifar_root), "input_size": 40}, seed=0, device=CPU)
-    x, _ = next(iter(bundle.train.batches(0)))
+    x = next(iter(bundle.train.batches(0))).x
     assert x.shape[1:] == (3, 40, 40) and bundle.input_size == 40
 
 

@@ -46,11 +46,12 @@ def test_bundle_normalises_with_train_statistics_and_never_flips():
     raw = load({"val_split": 0.2}, seed=0)
     pixels = raw.train_x.float() / 255
     assert bundle.mean == pytest.approx([float(pixels.mean())] * 3, abs=1e-5)
-    xs = torch.cat([x for x, _ in bundle.val.batches(0)])
+    xs = torch.cat([b.x for b in bundle.val.batches(0)])
     assert abs(float(xs.mean())) < 0.1 and 0.9 < float(xs.std()) < 1.1
 
 
 def test_input_size_renders_at_that_size():
     bundle = build_data({"name": "digits", "input_size": 16, "limit": 50}, seed=0, device=CPU)
-    x, y = next(iter(bundle.train.batches(0)))
+    batch = next(iter(bundle.train.batches(0)))
+    x, y = batch.x, batch.y
     assert x.shape == (50, 3, 16, 16) and bundle.input_size == 16

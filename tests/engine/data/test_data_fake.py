@@ -21,7 +21,8 @@ def test_fake_honours_size_classes_and_limits_and_ignores_the_rest():
     bundle = build_data(cfg, seed=0, device=CPU)
     assert (bundle.num_classes, bundle.input_size, bundle.n_train, bundle.n_val) == (7, 24, 40, 14)
     assert len(bundle.train) == 3 and len(bundle.val) == 1
-    x, y = next(iter(bundle.val.batches(0)))
+    batch = next(iter(bundle.val.batches(0)))
+    x, y = batch.x, batch.y
     assert x.shape == (14, 3, 24, 24) and int(y.max()) < 7 and bundle.classes is None
     copies = build_data(
         {**cfg, "train_transforms": None, "copies": [["RandAugment"], ["RandAugment"]]}, seed=0, device=CPU
@@ -34,17 +35,19 @@ def test_fake_defaults_and_determinism():
     assert (a.num_classes, a.input_size, a.n_train, a.n_val) == (10, 32, 256, 64)
     b = build_data({"name": "fake"}, seed=1, device=CPU)
     c = build_data({"name": "fake"}, seed=2, device=CPU)
-    first = [x for x, _ in a.val.batches(0)][0]
-    assert torch.equal(first, [x for x, _ in b.val.batches(0)][0])
-    assert not torch.equal(first, [x for x, _ in c.val.batches(0)][0])
+    first = [b.x for b in a.val.batches(0)][0]
+    assert torch.equal(first, [v.x for v in b.val.batches(0)][0])
+    assert not torch.equal(first, [v.x for v in c.val.batches(0)][0])
 
 
 def test_fake_classes_are_learnable():
     bundle = build_data(
         {"name": "fake", "limit": 200, "val_limit": 100, "batch_size": 200}, seed=0, device=CPU
     )
-    x, y = next(iter(bundle.train.batches(0)))
+    batch = next(iter(bundle.train.batches(0)))
+    x, y = batch.x, batch.y
     means = torch.stack([x[y == k].mean(0) for k in range(10)])
-    vx, vy = next(iter(bundle.val.batches(0)))
+    batch = next(iter(bundle.val.batches(0)))
+    vx, vy = batch.x, batch.y
     nearest = torch.cdist(vx.flatten(1), means.flatten(1)).argmin(1)
     assert float((nearest == vy).float().mean()) > 0.6

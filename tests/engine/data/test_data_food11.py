@@ -25,7 +25,8 @@ def test_nested_root_and_default_transforms(tmp_path, writers):
     )
     assert (bundle.n_train, bundle.n_val, bundle.num_classes, bundle.input_size) == (6, 6, 11, 32)
     assert bundle.transforms["train[0]"][:3] == ["Resize", "CenterCrop", "RandomHorizontalFlip"]
-    x, y = next(iter(bundle.val.batches(0)))
+    batch = next(iter(bundle.val.batches(0)))
+    x, y = batch.x, batch.y
     assert x.shape == (4, 3, 32, 32) and y.tolist() == [0, 0, 10, 10]
 
 

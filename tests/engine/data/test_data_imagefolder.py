@@ -35,7 +35,7 @@ def test_caltech_defaults_are_002s_recipe(tmp_path, writers):
     assert "RandomErasing" in steps and steps.index("Normalize") < steps.index("RandomErasing")
     assert bundle.transforms["val"][:2] == ["Resize", "CenterCrop"]
     batches = list(bundle.train.batches(0))
-    assert [tuple(x.shape) for x, _ in batches] == [(4, 3, 32, 32), (2, 3, 32, 32)]
+    assert [tuple(b.x.shape) for b in batches] == [(4, 3, 32, 32), (2, 3, 32, 32)]
 
 
 def test_val_classes_must_exist_in_train(tree_root):

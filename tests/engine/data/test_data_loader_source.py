@@ -7,7 +7,7 @@ RANDOM = [{"name": "RandomResizedCrop", "size": 16}, "RandomHorizontalFlip", "Ra
 
 
 def batches(source, epoch):
-    return [(x.clone(), y.clone()) for x, y in source.batches(epoch)]
+    return [(b.x.clone(), b.y.clone()) for b in source.batches(epoch)]
 
 
 def same(a, b) -> bool:
@@ -53,5 +53,13 @@ def test_worker_count_does_not_change_the_batches_nor_the_global_rng(tree_root):
 def test_copies_double_the_epoch(tree_root):
     bundle = build(tree_root, train_transforms=None, copies=[RANDOM, [{"name": "Resize", "size": [16, 16]}]])
     assert bundle.n_train == 18 and len(bundle.train) == 5
-    labels = torch.cat([y for _, y in bundle.train.batches(0)])
+    labels = torch.cat([b.y for b in bundle.train.batches(0)])
     assert torch.bincount(labels).tolist() == [6, 6, 6]
+
+
+def test_batches_carry_each_sample_index(tree_root):
+    bundle = build(tree_root, workers=2)
+    got = list(bundle.train.batches(1))
+    indices = torch.cat([b.indices for b in got])
+    assert sorted(indices.tolist()) == list(range(len(bundle.train.labels)))
+    assert torch.equal(bundle.train.labels[indices], torch.cat([b.y for b in got]))

@@ -25,7 +25,8 @@ def test_default_transforms_give_224_and_imagenet_statistics(mini_root):
     assert bundle.transforms["train[0]"][:2] == ["RandomResizedCrop", "RandomHorizontalFlip"]
     assert bundle.transforms["val"][:2] == ["Resize", "CenterCrop"]
     assert bundle.mean == (0.485, 0.456, 0.406) and not bundle.on_device
-    x, y = next(iter(bundle.val.batches(0)))
+    batch = next(iter(bundle.val.batches(0)))
+    x, y = batch.x, batch.y
     assert x.shape == (3, 3, 224, 224) and x.dtype == torch.float32 and y.tolist() == [2, 1, 0]
 
 
@@ -35,7 +36,7 @@ def test_input_size_scales_the_default_crops(mini_root):
         seed=0,
         device=CPU,
     )
-    sizes = [tuple(x.shape) for x, _ in bundle.train.batches(0)]
+    sizes = [tuple(b.x.shape) for b in bundle.train.batches(0)]
     assert sizes == [(5, 3, 32, 32), (4, 3, 32, 32)]
 
 

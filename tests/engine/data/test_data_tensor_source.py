@@ -20,7 +20,7 @@ def digits(seed: int = 0, **over) -> object:
 
 
 def epoch(source, e: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    return list(source.batches(e))
+    return [(b.x, b.y) for b in source.batches(e)]
 
 
 def same(a, b) -> bool:
@@ -97,6 +97,20 @@ def test_cuda_batches_live_on_the_device_and_match_the_cpu():
     gpu = build_data(cfg, seed=0, device=torch.device("cuda"))
     cpu = build_data(cfg, seed=0, device=CPU)
     assert gpu.on_device and gpu.train.x.device.type == "cuda"
-    for (x, y), (u, v) in zip(gpu.train.batches(1), cpu.train.batches(1), strict=True):
-        assert x.device.type == "cuda" and y.device.type == "cuda"
+    for g, c in zip(gpu.train.batches(1), cpu.train.batches(1), strict=True):
+        (x, y), (u, v) = (g.x, g.y), (c.x, c.y)
+        assert x.device.type == "cuda" and y.device.type == "cuda" and g.indices.device.type == "cuda"
+        assert torch.equal(g.indices.cpu(), c.indices)
         assert torch.allclose(x.cpu(), u, atol=1e-5) and torch.equal(y.cpu(), v)
+
+
+def test_batches_carry_each_sample_index_and_copies_share_it():
+    bundle = digits(train_transforms=None, copies=[[], [{"name": "RandomHorizontalFlip", "p": 1.0}]])
+    batches = list(bundle.train.batches(2))
+    indices = torch.cat([b.indices for b in batches])
+    labels = torch.cat([b.y for b in batches])
+    assert indices.dtype == torch.int64 and len(bundle.train.labels) == 200
+    assert torch.equal(bundle.train.labels[indices], labels)  # the index names the sample whose label it is
+    assert sorted(indices.tolist()) == sorted(list(range(200)) * 2)  # every sample once per copy
+    val = torch.cat([b.indices for b in bundle.val.batches(0)])
+    assert val.tolist() == list(range(70))
