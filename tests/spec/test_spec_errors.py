@@ -96,7 +96,7 @@ CASES = [
          ["schedule.step: unknown key 'step'", "did you mean 'step_size'?"]),
     # --- losses and teachers ---------------------------------------------------------------------
     case("unknown-loss-term", PLAIN + "  loss: {kdd: {T: 4}}\n",
-         ["loss.kdd: unknown loss term 'kdd'", "did you mean 'kd'?"]),
+         ["loss.kdd: unknown loss term 'kdd'", "did you mean 'kd'"]),
     case("kd-alpha-above-one", KD.replace("alpha: 0.9", "alpha: 1.5"),
          ["loss.kd.alpha: expected a weight in [0, 1], got 1.5"]),
     case("kd-temperature-zero", KD.replace("T: 4", "T: 0"), ["loss.kd.T: expected a temperature > 0, got 0"]),

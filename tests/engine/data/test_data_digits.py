@@ -52,6 +52,5 @@ def test_bundle_normalises_with_train_statistics_and_never_flips():
 
 def test_input_size_renders_at_that_size():
     bundle = build_data({"name": "digits", "input_size": 16, "limit": 50}, seed=0, device=CPU)
-    batch = next(iter(bundle.train.batches(0)))
-    x, y = batch.x, batch.y
+    x = next(iter(bundle.train.batches(0))).x
     assert x.shape == (50, 3, 16, 16) and bundle.input_size == 16
