@@ -60,12 +60,12 @@ class DKD(LossTerm):
     def value(self, ctx: LossContext) -> torch.Tensor:
         s = ctx.student_logits.float() / self.T
         t = self.teacher_logits(ctx) / self.T
-        labels = ctx.labels.reshape(-1)
-        target = F.one_hot(labels, s.shape[1]).bool()
+        labels = ctx.labels.reshape(-1, 1)
+        others = other_columns(labels, s.shape[1])
         b = s.shape[0]
-        tckd = F.kl_div(binary_log_probs(s, target), binary_log_probs(t, target), reduction="sum",
+        tckd = F.kl_div(binary_log_probs(s, labels, others), binary_log_probs(t, labels, others), reduction="sum",
                         log_target=True) / b
-        nckd = F.kl_div(F.log_softmax(non_target(s, target), dim=1), F.log_softmax(non_target(t, target), dim=1),
+        nckd = F.kl_div(F.log_softmax(s.gather(1, others), dim=1), F.log_softmax(t.gather(1, others), dim=1),
                         reduction="sum", log_target=True) / b
         return (self.alpha * tckd + self.beta * nckd) * self.T**2
 
@@ -73,13 +73,13 @@ class DKD(LossTerm):
         return f"alpha={self.alpha:g}, beta={self.beta:g}, T={self.T:g}, warmup_epochs={self.warmup_epochs:g}"
 
 
-def binary_log_probs(z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def binary_log_probs(z: torch.Tensor, labels: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
     """(B, 2): log p_target and log(1 - p_target) of softmax(z), from log-sum-exps."""
-    lse = torch.logsumexp(z, dim=1)
-    z_target = z.masked_select(target)
-    return torch.stack([z_target - lse, torch.logsumexp(non_target(z, target), dim=1) - lse], dim=1)
+    lse = torch.logsumexp(z, dim=1, keepdim=True)
+    return torch.cat([z.gather(1, labels), torch.logsumexp(z.gather(1, others), dim=1, keepdim=True)], dim=1) - lse
 
 
-def non_target(z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """(B, C - 1): each row's logits without its target class."""
-    return z.masked_select(~target).view(z.shape[0], z.shape[1] - 1)
+def other_columns(labels: torch.Tensor, classes: int) -> torch.Tensor:
+    """(B, C - 1): each row's class indices without its label (a gather, so no device sync)."""
+    cols = torch.arange(classes - 1, device=labels.device).expand(labels.shape[0], -1)
+    return cols + (cols >= labels).long()
