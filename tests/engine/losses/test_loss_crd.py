@@ -109,7 +109,7 @@ def test_config_defaults_and_errors():
     term = build_losses({"crd": {}}).terms["crd"]
     assert (term.weight, term.feat_dim, term.nce_k, term.nce_t, term.nce_momentum) == (0.8, 128, 16384, 0.07, 0.5)
     assert term.student_layers == [CLASSIFIER_INPUT] and term.needs_teacher
-    with pytest.raises(UserError, match=r"loss\.crd\.nce_k: expected a whole number >= 1"):
+    with pytest.raises(UserError, match=r"loss\.crd\.nce_k: expected an integer >= 1"):
         build_losses({"crd": {"nce_k": 0}})
     with pytest.raises(UserError, match=r"loss\.crd\.nce_momentum"):
         build_losses({"crd": {"nce_momentum": 1.0}})

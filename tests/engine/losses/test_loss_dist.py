@@ -39,5 +39,5 @@ def test_zero_for_a_student_equal_to_its_teacher_up_to_a_shift():
 def test_config_defaults_and_errors():
     term = build_losses({"dist": {}}).terms["dist"]
     assert (term.beta, term.gamma, term.tau, term.weight) == (1.0, 1.0, 1.0, 1.0)
-    with pytest.raises(UserError, match=r"loss\.dist\.tau: expected a number > 0"):
+    with pytest.raises(UserError, match=r"loss\.dist\.tau: expected a temperature > 0"):
         build_losses({"dist": {"tau": -1}})
