@@ -1,4 +1,4 @@
-"""The seeded tensors the golden files were made from (golden/make_goldens.py) and the tests rebuild.
+"""The seeded tensors the golden files were made from (golden/make_dkd_dist_crd.py) and the tests rebuild.
 
 Drawn in float64 from a seeded CPU generator, then cast to float32, so they do not depend on
 the float32 sampling kernels of a torch version.

@@ -1,7 +1,7 @@
 """CRD: mdistiller's values, gradients and bank updates with a fixed bank and fixed negatives;
 the bank's setup, negatives, checkpoint state and config checks.
 
-Golden: golden/crd.json, made by golden/make_goldens.py from megvii-research/mdistiller at
+Golden: golden/crd.json, made by golden/make_dkd_dist_crd.py from megvii-research/mdistiller at
 a08d46f10d6102bd6e3f258ca5ac880b020ea259, mdistiller/distillers/CRD.py (`Embed`,
 `ContrastMemory` with the contrast indices given, `ContrastLoss`), two steps on the seeded
 heads, banks, features and indices of golden_inputs.crd_inputs.

@@ -1,6 +1,6 @@
 """DIST: the authors' values and gradients, and the config checks.
 
-Golden: golden/dist.json, made by golden/make_goldens.py from hunto/image_classification_sota
+Golden: golden/dist.json, made by golden/make_dkd_dist_crd.py from hunto/image_classification_sota
 at 6f7a70a1dd57fd88413d83909d3d53243068f701 (the classification code of hunto/DIST_KD),
 lib/models/losses/dist_kd.py `DIST`, on the seeded logits of golden_inputs.logits_case.
 """

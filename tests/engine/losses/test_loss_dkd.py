@@ -1,6 +1,6 @@
 """DKD: mdistiller's values and gradients, the warm-up ramp, the config checks.
 
-Golden: golden/dkd.json, made by golden/make_goldens.py from megvii-research/mdistiller at
+Golden: golden/dkd.json, made by golden/make_dkd_dist_crd.py from megvii-research/mdistiller at
 a08d46f10d6102bd6e3f258ca5ac880b020ea259, mdistiller/distillers/DKD.py `dkd_loss`, on the
 seeded logits of golden_inputs.logits_case.
 """

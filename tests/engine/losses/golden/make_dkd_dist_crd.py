@@ -4,7 +4,7 @@ Not part of the test run: it needs the original sources, which the project does 
 Put these three files in one folder REF (and replace `from ._base import Distiller` by
 `Distiller = object` in the two mdistiller files), then, from the repository root:
 
-    python tests/engine/losses/golden/make_goldens.py REF tests/engine/losses/golden
+    python tests/engine/losses/golden/make_dkd_dist_crd.py REF tests/engine/losses/golden
 
 REF/md_DKD.py  megvii-research/mdistiller@a08d46f10d6102bd6e3f258ca5ac880b020ea259 mdistiller/distillers/DKD.py
 REF/md_CRD.py  megvii-research/mdistiller@a08d46f10d6102bd6e3f258ca5ac880b020ea259 mdistiller/distillers/CRD.py
