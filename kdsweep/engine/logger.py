@@ -23,7 +23,7 @@ class RunLogger(Protocol):
 
     def set_status(self, status: RunStatus, reason: str | None = None) -> None:
         """RUNNING, then FINISHED (the reason says why it stopped early, if it did), FAILED
-        (with a one-line reason) or KILLED."""
+        (with a one-line reason), KILLED or PRUNED (a search's pruner stopped it)."""
 
 
 @dataclass

@@ -13,7 +13,9 @@ student in turn (student.py). The result is exactly what each run gives alone:
 
 Each run writes `last.pt` after every epoch and resumes from it (checkpoint.py), logs
 through its `RunLogger`, and ends FINISHED (also after an early stop, with the reason),
-FAILED (diverged, or a teacher / config the engine cannot use) or KILLED (`should_stop`).
+FAILED (diverged, or a teacher / config the engine cannot use), KILLED (`should_stop`) or
+PRUNED (`prune`, asked once per run after each epoch: a search's pruner stopped it; the others
+in the group go on).
 
 Per-epoch metrics (step = epoch, 1-based; accuracies in percent): train_loss and
 train_loss_<term> (weighted terms, sample means over the epoch, as trained: train mode,
@@ -55,7 +57,7 @@ log = logging.getLogger(__name__)
 class RunResult:
     """What a run ended with. `metrics` is the summary the logger received."""
 
-    status: RunStatus  # FINISHED | FAILED | KILLED
+    status: RunStatus  # FINISHED | FAILED | KILLED | PRUNED
     reason: str | None = None
     best_val_acc1: float | None = None
     best_epoch: int | None = None
@@ -67,8 +69,8 @@ class RunResult:
 class _Run:
     """A run's identity and fate while the group trains."""
 
-    def __init__(self, config: dict[str, Any], workdir: Path, logger: RunLogger):
-        self.config, self.workdir, self.logger = config, Path(workdir), logger
+    def __init__(self, config: dict[str, Any], workdir: Path, logger: RunLogger, index: int = 0):
+        self.config, self.workdir, self.logger, self.index = config, Path(workdir), logger, index
         self.student: Student | None = None
         self.result: RunResult | None = None  # set once the run has ended
 
@@ -95,17 +97,22 @@ def train_group(
     loggers: list[RunLogger],
     device: str = "auto",
     should_stop: Callable[[], bool] | None = None,
+    prune: Callable[[int, int, dict[str, float]], str | None] | None = None,
 ) -> list[RunResult]:
-    """Train resolved run configs that share teacher, data, seed, epochs and batch size."""
+    """Train resolved run configs that share teacher, data, seed, epochs and batch size.
+
+    `prune(run index, epoch, epoch metrics)` is called between epochs, never inside one; a
+    returned reason ends that run as PRUNED with the epochs it has.
+    """
     check_group(configs)
     if not len(configs) == len(workdirs) == len(loggers):
         raise ValueError("train_group needs one workdir and one logger per config")
-    runs = [_Run(c, Path(w), lg) for c, w, lg in zip(configs, workdirs, loggers, strict=True)]
+    runs = [_Run(c, Path(w), lg, i) for i, (c, w, lg) in enumerate(zip(configs, workdirs, loggers, strict=True))]
     for run in runs:
         run.workdir.mkdir(parents=True, exist_ok=True)
         run.logger.set_status(RunStatus.RUNNING)
     try:
-        _Group(runs, device, should_stop).train()
+        _Group(runs, device, should_stop, prune).train()
     except Exception as e:
         # A bug, not a user error: every run still open records why, then the traceback goes on.
         reason = f"{type(e).__name__}: {e}".splitlines()[0][:300]
@@ -118,8 +125,10 @@ def train_group(
 
 
 class _Group:
-    def __init__(self, runs: list[_Run], device: str, should_stop: Callable[[], bool] | None):
+    def __init__(self, runs: list[_Run], device: str, should_stop: Callable[[], bool] | None,
+                 prune: Callable[[int, int, dict[str, float]], str | None] | None = None):
         self.runs = runs
+        self.prune = prune
         self.first = runs[0].config
         self.device_name = device if device != "auto" else self.first.get("device", "auto")
         self.should_stop = should_stop or (lambda: False)
@@ -295,6 +304,10 @@ class _Group:
         checkpoint.save_last(run.workdir, s.state_dict())
         if s.stop_reason:
             self._finish(run, RunStatus.FINISHED, s.stop_reason)
+        elif self.prune is not None:
+            why = self.prune(run.index, epoch, metrics)
+            if why:
+                self._finish(run, RunStatus.PRUNED, why)
 
     # Endings -------------------------------------------------------------------------
 
@@ -305,7 +318,10 @@ class _Group:
         if s is not None:
             if s.hooks:
                 s.hooks.remove()
-            if s.history:
+            if s.history and status == RunStatus.PRUNED:  # its curve, but no summary: its "best" was cut short
+                run.logger.log_artifact(plot_curves(s.history, run.workdir / "curves.png", title=run.workdir.name),
+                                        "plots")
+            elif s.history:
                 summary = {**s.summary(), **self._profile(run)}
                 run.logger.log_metrics(summary, step=None)
                 if (run.workdir / checkpoint.BEST).is_file():

@@ -133,7 +133,7 @@ def run_sweep(plan: Plan, opts: RunOptions) -> SweepOutcome:
                 ticket.config["device"] = "cpu"
         statuses = {k: SKIPPED for k, p in prepared.items() if p.action == "skip"}
         reasons: dict[str, str] = {}
-        if not jobs:
+        if not jobs and plan.sweep.search is None:
             console.print(f"{plan.sweep.name}: all {len(plan.runs)} runs already finished in {uri}; "
                           "nothing to train (--rerun trains them again)")
             return SweepOutcome(EXIT_OK, statuses, reasons, uri)
@@ -144,6 +144,15 @@ def run_sweep(plan: Plan, opts: RunOptions) -> SweepOutcome:
             slots = plan_slots(_cluster_resources(), jobs_per_gpu=opts.jobs_per_gpu, cpu_workers=opts.cpu_workers,
                                force_cpu=opts.cpu)
         tracker.set_hardware(_hardware(slots))
+        search = None
+        if plan.sweep.search is not None:  # a search asks its trials as slots free up (execute/search.py)
+            from kdsweep.execute.search import SearchDriver
+
+            search = SearchDriver(plan, tracker, results_dir=results_dir, checkpoint_root=checkpoint_root,
+                                  parallel=slots.concurrency, inline=opts.inline, cpu=opts.cpu)
+            if not jobs and search.done:
+                console.print(search.summary())
+                return SweepOutcome(EXIT_OK, statuses, reasons, uri, slots)
         n_train = sum(len(j.runs) for j in jobs)
         console.print(f"{plan.sweep.name}: {n_train} run(s) to train in {len(jobs)} job(s), "
                       f"{len(statuses)} already finished; {slots.description}; tracking {uri}")
@@ -151,7 +160,9 @@ def run_sweep(plan: Plan, opts: RunOptions) -> SweepOutcome:
                                                 run.key)
                          for run in plan.runs if prepared[run.key].action == "skip"}
         execute = _execute_inline if opts.inline else _execute
-        code = execute(plan, jobs, finished_deps, slots, opts, uri, tracker, console, statuses, reasons)
+        code = execute(plan, jobs, finished_deps, slots, opts, uri, tracker, console, statuses, reasons, search)
+        if search is not None:
+            console.print(search.summary())
     return SweepOutcome(code, statuses, reasons, uri, slots)
 
 
@@ -169,7 +180,8 @@ def _finished_dep(run_id: str, uri: str, checkpoint_root: Path, sweep: str, key:
 
 
 def _execute(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots: Slots, opts: RunOptions,
-             uri: str, tracker: Any, console: Console, statuses: dict[str, str], reasons: dict[str, str]) -> int:
+             uri: str, tracker: Any, console: Console, statuses: dict[str, str], reasons: dict[str, str],
+             search: Any = None) -> int:
     import ray
 
     from kdsweep.execute.worker import run_job
@@ -193,8 +205,10 @@ def _execute(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots:
                 ready[key] = finished_deps[key]
             else:  # the stage is neither planned to train now nor finished: it failed to be created
                 ready[key] = {"status": RunStatus.NOT_RUN, "reason": "stage missing from the store"}
+        extra = {"prune": search.pruner(job)} if search is not None and search.owns(job.keys[0]) else {}
         ref = remote_job.remote(job.payload(), ready, *deps, uri=uri, board=board, threads=slots.threads,
-                                system_metrics=opts.system_metrics, retries=opts.retries, train_fn=opts.train_fn)
+                                system_metrics=opts.system_metrics, retries=opts.retries, train_fn=opts.train_fn,
+                                **extra)
         refs[ref] = job
         job_ref[job.id] = ref
 
@@ -209,13 +223,22 @@ def _execute(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots:
     try:
         if live:
             live.start()
-        while refs:
+        while refs or (search is not None and not search.done):
+            if search is not None:
+                for job in search.top_up(statuses, slots.concurrency - len(refs)):
+                    live_view.runs.update({t.key: RunView(key=t.key, name=t.name, epochs=t.epochs) for t in job.runs})
+                    submit(job)
+                if not refs:  # nothing in flight and nothing could start: the search is stuck, not busy
+                    break
             done, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
             live_view.merge(ray.get(board.snapshot.remote()))
             for ref in done:
                 job = refs.pop(ref)
-                for key, res in _record(_collect(ref, job, uri), statuses, reasons).items():
+                results = _record(_collect(ref, job, uri), statuses, reasons)
+                for key, res in results.items():
                     live_view.set_state(key, res["status"], res.get("reason"))
+                if search is not None:
+                    search.on_results(results)
             if live:
                 live.update(live_view.render())
     except KeyboardInterrupt:
@@ -240,17 +263,28 @@ def _execute(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots:
 
 def _execute_inline(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots: Slots, opts: RunOptions,
                     uri: str, tracker: Any, console: Console, statuses: dict[str, str],
-                    reasons: dict[str, str]) -> int:
+                    reasons: dict[str, str], search: Any = None) -> int:
     """The same jobs, in plan order, in this process: a debugger and a traceback see everything."""
     from kdsweep.execute.worker import run_job
 
     done: dict[str, dict] = dict(finished_deps)
+    queue = list(jobs)
     try:
-        for job in jobs:
+        while queue or (search is not None and not search.done):
+            if not queue:  # a search's next trial, asked once the last one was told
+                queue = search.top_up(statuses, 1)
+                jobs.extend(queue)
+                if not queue:
+                    break
+            job = queue.pop(0)
             console.print(f"job {job.label}")
+            extra = {"prune": search.pruner(job)} if search is not None and search.owns(job.keys[0]) else {}
             results = run_job(job.payload(), done, uri=uri, threads=opts.threads,
-                              system_metrics=opts.system_metrics, retries=opts.retries, train_fn=opts.train_fn)
+                              system_metrics=opts.system_metrics, retries=opts.retries, train_fn=opts.train_fn,
+                              **extra)
             done.update(_record(results, statuses, reasons))
+            if search is not None:
+                search.on_results(results)
             for key, res in results.items():
                 console.print(f"  {plan.by_key[key].name}: {res['status']}"
                               + (f" ({res['reason']})" if res.get("reason") else ""))
@@ -280,7 +314,7 @@ def _mark_killed(jobs: list[Job], tracker: Any, statuses: dict[str, str]) -> Non
 
 def _exit_code(plan: Plan, statuses: dict[str, str], reasons: dict[str, str], console: Console) -> int:
     """0 when every run finished (or had finished before), else 1, listing the others with reasons."""
-    bad = [k for k, s in statuses.items() if s not in (RunStatus.FINISHED, SKIPPED)]
+    bad = [k for k, s in statuses.items() if s not in (RunStatus.FINISHED, SKIPPED, RunStatus.PRUNED)]
     for line in failure_lines([(statuses[k], f"{plan.by_key[k].name} ({k[:8]})", reasons.get(k, "")) for k in bad]):
         console.print("  " + line, markup=False, highlight=False)
     return EXIT_SOME_FAILED if bad else EXIT_OK

@@ -28,7 +28,8 @@ def slot_name() -> str:
     try:
         import ray
 
-        gpus = ray.get_runtime_context().get_accelerator_ids().get("GPU", [])
+        # Not inside Ray (--inline): asking the runtime context would start a whole local cluster.
+        gpus = ray.get_runtime_context().get_accelerator_ids().get("GPU", []) if ray.is_initialized() else []
     except Exception:  # not inside Ray (tests, the Python entry point)
         gpus = []
     if gpus:
@@ -45,7 +46,7 @@ def ray_node() -> str:
     try:
         import ray
 
-        return ray.get_runtime_context().get_node_id()
+        return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
     except Exception:
         return ""
 
@@ -115,7 +116,8 @@ def _missing_dependency(config: dict, deps: dict[str, dict]) -> str | None:
 
 
 def run_job(job: dict, *dep_results: dict, uri: str, board: Any = None, threads: int | None = None,
-            system_metrics: bool = True, retries: int = 0, train_fn: Any = None) -> dict[str, dict]:
+            system_metrics: bool = True, retries: int = 0, train_fn: Any = None,
+            prune: Any = None) -> dict[str, dict]:
     """Train one job's runs; returns {run key: {status, reason, workdir, run_id, uri, ...}}.
 
     `dep_results` are the results of the jobs holding this job's stages (Ray resolves them
@@ -125,6 +127,9 @@ def run_job(job: dict, *dep_results: dict, uri: str, board: Any = None, threads:
     Runs that fail are trained again up to `retries` times here, in the same task, so the
     jobs waiting on this one see only the final outcome. Each retry resumes from the run's
     last epoch checkpoint.
+
+    `prune(run key, epoch, epoch metrics)`, given for a search's trials, is asked after each
+    epoch whether the search's pruner stopped that run (execute/search.py).
     """
     from kdsweep.tracking.logger import MlflowRunLogger
     from kdsweep.tracking.sweep import mark_run
@@ -173,11 +178,15 @@ def run_job(job: dict, *dep_results: dict, uri: str, board: Any = None, threads:
         if not pending:
             break
         failed = []
+        extra = {}
+        if prune is not None:
+            keys = [r["key"] for r, _ in pending]
+            extra["prune"] = lambda i, epoch, metrics, keys=keys: prune(keys[i], epoch, metrics)
         try:
             with monitor(uri, pending[0][0]["run_id"], enabled=system_metrics):
                 outcomes = train_fn([r["config"] for r, _ in pending],
                                     workdirs=[Path(r["workdir"]) for r, _ in pending],
-                                    loggers=[lg for _, lg in pending])
+                                    loggers=[lg for _, lg in pending], **extra)
         except Exception as exc:  # a bug or an error outside any one run: every run of the job failed
             text = traceback.format_exc()
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -189,7 +198,8 @@ def run_job(job: dict, *dep_results: dict, uri: str, board: Any = None, threads:
             for (run, logger), outcome in zip(pending, outcomes, strict=True):
                 logger.inner.set_tags({TAG_ENDED: _now_iso(), "kdsweep.attempts": str(attempt + 1)})
                 results[run["key"]] = result(run, outcome.status, outcome.reason,
-                                             best_val_acc1=outcome.best_val_acc1)
+                                             best_val_acc1=outcome.best_val_acc1, metrics=dict(outcome.metrics),
+                                             epochs_trained=len(outcome.history))
                 if outcome.status == RunStatus.FAILED:
                     failed.append((run, logger))
         pending = failed

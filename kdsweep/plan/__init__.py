@@ -18,6 +18,10 @@ def plan_sweep(path: str | Path, overrides: list[str] | None = None, *, fuse: bo
     try:
         plan = build_plan(sweep, fuse=fuse)
         check_tables(plan)
+        if sweep.search is not None:
+            from kdsweep.plan.search import check_space
+
+            check_space(plan)
         return plan
     except UserError as exc:
         raise UserError(str(exc), where=str(path)) from None

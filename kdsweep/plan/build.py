@@ -53,6 +53,7 @@ class Plan:
     sweep: Sweep
     runs: list[PlannedRun]  # stages first (dependencies before dependants), then sweep points
     axes: list[str]
+    stages: dict[str, PlannedRun] = field(default_factory=dict)  # stage name -> its run (a search's trials need it)
 
     @property
     def by_key(self) -> dict[str, PlannedRun]:
@@ -228,8 +229,10 @@ def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
         seen[key] = run
         runs.append(run)
 
-    axes = axis_names(sweep)
-    points = expand_points(sweep)
+    # A search alone trains only its stages up front; its trials are planned as Optuna asks for them.
+    search_only = sweep.search is not None and not (sweep.grid or sweep.zips or sweep.points)
+    axes = [] if search_only else axis_names(sweep)
+    points = [] if search_only else expand_points(sweep)
     for i, point in enumerate(points):
         # Name parts in one order in every run (an explicit point may list its keys in another).
         point = {k: point[k] for k in sorted(point, key=lambda k: axes.index(k) if k in axes else len(axes))}
@@ -251,7 +254,7 @@ def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
         runs.append(run)
 
     _assign_groups(runs, fuse=fuse)
-    return Plan(sweep=sweep, runs=runs, axes=axes)
+    return Plan(sweep=sweep, runs=runs, axes=axes, stages=stage_runs)
 
 
 def _assign_groups(runs: list[PlannedRun], *, fuse: bool) -> None:

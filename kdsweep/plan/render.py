@@ -57,4 +57,10 @@ def print_plan(plan: Plan, *, as_json: bool = False, console: Console | None = N
     if as_json:
         print(json.dumps([r.to_json() for r in plan.runs], indent=2, default=str))
         return
-    (console or Console()).print(plan_table(plan))
+    console = console or Console()
+    if plan.runs:
+        console.print(plan_table(plan))
+    if plan.sweep.search is not None:
+        from kdsweep.plan.search_render import search_table
+
+        console.print(search_table(plan))

@@ -15,10 +15,11 @@ import yaml
 
 from kdsweep.errors import UserError, did_you_mean
 from kdsweep.spec.dotted import deep_merge, set_path
+from kdsweep.spec.search import Search, parse_search
 from kdsweep.spec.tables import validate_tables
 
 TOP_LEVEL_KEYS = ("name", "description", "extends", "base", "stages", "grid", "zip", "points", "seeds", "labels",
-                  "tables")
+                  "tables", "search")
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Sweep:
     labels: dict[str, list[tuple[Any, str]]] = field(default_factory=dict)
     tables: list[dict] = field(default_factory=list)
     overrides: dict[str, Any] = field(default_factory=dict)
+    search: Search | None = None  # points picked by Optuna at run time (spec/search.py)
 
 
 def _read_yaml(path: Path, *, what: str) -> Any:
@@ -202,7 +204,7 @@ def _build(path: Path, tree: dict, overrides: list[str]) -> Sweep:
     labels = _labels(tree.get("labels"), axes)
     return Sweep(name=name.strip(), path=path, description=description, base=base, stages=dict(stages),
                  grid=grid, zips=zips, points=[dict(p) for p in points], seeds=seeds, labels=labels,
-                 tables=tables, overrides=parsed_overrides)
+                 tables=tables, overrides=parsed_overrides, search=parse_search(tree.get("search")))
 
 
 def _labels(raw: Any, axes: dict[str, list]) -> dict[str, list[tuple[Any, str]]]:

@@ -26,6 +26,9 @@ TAG_DEPENDS_ON = "kdsweep.depends_on"  # comma-separated run keys
 TAG_HARDWARE = "kdsweep.hardware"  # on the parent: what the sweep ran on
 TAG_EPOCH = "kdsweep.epoch"  # last epoch logged on a child (status reads it without metric histories)
 TAG_ACTIVE = "kdsweep.active"  # on the parent while a `kdsweep run` holds the sweep: host:pid:heartbeat_unix_s
+TAG_TRIAL = "kdsweep.trial"  # a search trial's number (Optuna's), on each of its runs
+TAG_TRIAL_STATE = "kdsweep.trial_state"  # the trial's Optuna state: RUNNING | COMPLETE | PRUNED | FAIL
+TAG_STUDY = "kdsweep.study"  # on the parent of a search sweep: the Optuna storage that holds its study
 TAG_ACTIVE_SINCE = "kdsweep.active_since"  # on the parent: when that holder took the sweep (ISO 8601, UTC)
 # MLflow 3's UI opens an experiment by its kind; without this tag a kdsweep experiment opens in
 # the GenAI view (traces, an assistant panel) instead of the runs table and their charts.
