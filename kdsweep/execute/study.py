@@ -16,45 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from kdsweep.errors import UserError
-from kdsweep.spec.search import Search, SearchParam
+from kdsweep.spec.search import Search
+from kdsweep.spec.search_space import config_values, distributions, grid_space
 
 log = logging.getLogger(__name__)
 
 FINGERPRINT_ATTR = "kdsweep_fingerprint"
-
-
-def _labels(param: SearchParam) -> list | None:
-    """Choices Optuna cannot store (mappings, lists) become their text; None when all are plain."""
-    if all(c is None or isinstance(c, (bool, int, float, str)) for c in param.choices):
-        return None
-    from kdsweep.plan.build import format_value
-
-    return [format_value(c) for c in param.choices]
-
-
-def distributions(search: Search) -> dict[str, Any]:
-    """Optuna's distribution per space key (also what report rebuilds a study from)."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    out: dict[str, Any] = {}
-    for key, p in search.space.items():
-        if p.kind == "float":
-            out[key] = FloatDistribution(p.low, p.high, log=p.log, step=p.step)
-        elif p.kind == "int":
-            out[key] = IntDistribution(int(p.low), int(p.high), log=p.log, step=int(p.step or 1))
-        else:
-            out[key] = CategoricalDistribution(_labels(p) or list(p.choices))
-    return out
-
-
-def config_values(search: Search, params: dict[str, Any]) -> dict[str, Any]:
-    """Optuna's params as config values (a choice's label back to the value it stands for)."""
-    out = {}
-    for key, value in params.items():
-        param = search.space.get(key)
-        labels = _labels(param) if param is not None and param.kind == "choice" else None
-        out[key] = param.choices[labels.index(value)] if labels and value in labels else value
-    return out
 
 
 def _sampler(search: Search) -> Any:
@@ -64,8 +31,7 @@ def _sampler(search: Search) -> Any:
     if search.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if search.sampler == "grid":
-        return optuna.samplers.GridSampler({k: _labels(p) or p.grid_values() for k, p in search.space.items()},
-                                           seed=seed)
+        return optuna.samplers.GridSampler(grid_space(search), seed=seed)
     if search.sampler == "gp":
         return optuna.samplers.GPSampler(seed=seed)
     if search.sampler == "cmaes":

@@ -87,6 +87,10 @@ def cmd_table(args: argparse.Namespace) -> int:
         report = build_report(None, plan, reference=True)
     if report is None:
         return _no_runs(args, plan, uri)
+    if plan.sweep.search is not None:  # its best trials first (report/search.py)
+        from kdsweep.report.search import table_command
+
+        return table_command(args, report, uri, fmt)
     _warn_unmatched(report)
     _pick_tables(report, getattr(args, "table", None))
     _print(report.render(fmt), fmt)
@@ -104,7 +108,11 @@ def cmd_plot(args: argparse.Namespace) -> int:
         return _no_runs(args, plan, uri)
     _warn_unmatched(report)
     out_dir = Path(getattr(args, "out", None) or OUT_DIR)
-    paths = plot_report(report, out_dir)
+    paths = plot_report(report, out_dir) if any(r.stage is None for r in plan.runs) else []
+    if plan.sweep.search is not None:  # Optuna's history, importances and slices (report/search.py)
+        from kdsweep.report.search import plot_command
+
+        paths += plot_command(report, uri, out_dir)
     logged = log_plots(uri, report.runs.attrs.get("parent_run_id"), paths)
     if not paths:
         print("no finished run has numbers to plot yet")
