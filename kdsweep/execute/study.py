@@ -50,7 +50,10 @@ def _pruner(search: Search, max_epochs: int) -> Any:
 
     o = search.pruner_options
     if search.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=o["startup_trials"], n_warmup_steps=o["warmup_epochs"])
+        # Steps are epochs, from 1; Optuna may prune at step == n_warmup_steps, so the first
+        # `warmup_epochs` epochs are safe only with one more.
+        return optuna.pruners.MedianPruner(n_startup_trials=o["startup_trials"],
+                                           n_warmup_steps=o["warmup_epochs"] + 1)
     if search.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=o["min_epochs"], max_resource=max_epochs,
                                               reduction_factor=o["reduction_factor"])

@@ -69,11 +69,10 @@ def check_space(plan: Plan) -> None:
     search: Search | None = plan.sweep.search
     if search is None:
         return
-    first = {key: p.probe_values()[0] for key, p in search.space.items()}
     for key, param in search.space.items():
-        for value in param.probe_values():
+        for value in param.probe_values():  # one key at a time, so the error names the key at fault
             try:
-                _config(plan, {**first, key: value}, None, "")
+                _config(plan, {key: value}, None, "")
             except UserError as exc:
                 text = str(exc).removeprefix(": ")
                 raise UserError(f"{value!r} does not make a valid run: {text}", where=f"search.space.{key}") from None
