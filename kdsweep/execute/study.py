@@ -28,21 +28,22 @@ def _sampler(search: Search) -> Any:
     import optuna
 
     seed = search.sampler_seed
+    startup = search.sampler_options.get("startup_trials")
     if search.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if search.sampler == "grid":
         return optuna.samplers.GridSampler(grid_space(search), seed=seed)
     if search.sampler == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)
     if search.sampler == "cmaes":
         try:
             import cmaes  # noqa: F401 - CmaEsSampler's optional dependency
         except ImportError:
             raise UserError("sampler cmaes needs the `cmaes` package: pip install cmaes",
                             where="search.sampler") from None
-        return optuna.samplers.CmaEsSampler(seed=seed)
+        return optuna.samplers.CmaEsSampler(seed=seed, n_startup_trials=startup)
     # Optuna >= 5: multivariate TPE with the constant liar, which keeps trials asked together apart.
-    return optuna.samplers.TPESampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
 
 
 def _pruner(search: Search, max_epochs: int) -> Any:

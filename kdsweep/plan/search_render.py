@@ -28,6 +28,6 @@ def search_table(plan: Plan) -> Table:
                   + (f", mean over seeds {', '.join(str(s) for s in seeds)}" if len(seeds) > 1 else ""))
     parallel = str(search.parallel) if search.parallel else "the free slots"
     seeded = f" (seed {search.sampler_seed})" if search.sampler_seed is not None else ""
-    table.add_row("sampler", f"{search.sampler}{seeded}, {parallel} in flight")
+    table.add_row("sampler", f"{search.sampler_text()}{seeded}, {parallel} in flight")
     table.add_row("pruner", search.pruner_text())
     return table

@@ -14,7 +14,7 @@ stops unpromising trials early with a pruner. This module only reads and checks 
       trials: 40                 # the budget: trials in all, over every `kdsweep run` of the sweep
       parallel: 8                # trials in flight at once (default: the free slots)
       seeds: [0, 1]              # a trial's value is the mean over these seeds (default: base seed)
-      sampler: tpe               # tpe, random, grid, gp, cmaes
+      sampler: tpe               # tpe, random, grid, gp, cmaes; or {tpe: {startup_trials: 4}}
       sampler_seed: 0            # makes the sampler's draws repeatable
       pruner: {median: {warmup_epochs: 5}}   # or hyperband, successive_halving, none
 """
@@ -28,7 +28,14 @@ from typing import Any
 from kdsweep.errors import UserError, did_you_mean
 
 SEARCH_KEYS = ("space", "metric", "direction", "trials", "parallel", "seeds", "sampler", "sampler_seed", "pruner")
-SAMPLERS = ("tpe", "random", "grid", "gp", "cmaes")
+# Sampler options as the sweep file spells them, with defaults (Optuna's own).
+SAMPLERS: dict[str, dict[str, int]] = {
+    "tpe": {"startup_trials": 10},  # random trials before TPE models the space
+    "random": {},
+    "grid": {},
+    "gp": {"startup_trials": 10},
+    "cmaes": {"startup_trials": 1},
+}
 DIRECTIONS = ("maximize", "minimize")
 DEFAULT_METRIC = "best_val_acc1"
 # The per-epoch value the pruner compares across trials; it grows as a trial gets better.
@@ -89,6 +96,7 @@ class Search:
     parallel: int | None = None
     seeds: tuple[int, ...] | None = None
     sampler: str = "tpe"
+    sampler_options: dict[str, int] = field(default_factory=lambda: dict(SAMPLERS["tpe"]))
     sampler_seed: int | None = None
     pruner: str = DEFAULT_PRUNER
     pruner_options: dict[str, int] = field(default_factory=dict)
@@ -107,8 +115,15 @@ class Search:
         return min(self.trials, size) if size else self.trials
 
     def pruner_text(self) -> str:
-        opts = ", ".join(f"{k} {v}" for k, v in self.pruner_options.items())
-        return f"{self.pruner} ({opts})" if opts else self.pruner
+        return _with_options(self.pruner, self.pruner_options)
+
+    def sampler_text(self) -> str:
+        return _with_options(self.sampler, self.sampler_options)
+
+
+def _with_options(name: str, options: dict[str, int]) -> str:
+    opts = ", ".join(f"{k} {v}" for k, v in options.items())
+    return f"{name} ({opts})" if opts else name
 
 
 def _text(value: Any) -> str:
@@ -180,11 +195,12 @@ def parse_param(key: str, raw: Any) -> SearchParam:
     return SearchParam(key, kind, low=low, high=high, log=log, step=step)
 
 
-def _parse_pruner(raw: Any) -> tuple[str, dict[str, int]]:
-    where = "search.pruner"
+def _named_options(what: str, raw: Any, known: dict[str, dict[str, int]], default: str) -> tuple[str, dict[str, int]]:
+    """`name` or `{name: {option: value}}` (a sampler, a pruner), options checked and defaulted."""
+    where = f"search.{what}"
     if raw is None:
-        return DEFAULT_PRUNER, dict(PRUNERS[DEFAULT_PRUNER])
-    if raw is False:
+        return default, dict(known[default])
+    if raw is False and "none" in known:
         return "none", {}
     if isinstance(raw, str):
         name, options = raw, {}
@@ -192,13 +208,13 @@ def _parse_pruner(raw: Any) -> tuple[str, dict[str, int]]:
         name, options = next(iter(raw.items()))
         options = options or {}
     else:
-        raise UserError(f"expected a pruner name or {{name: {{options}}}}, got {raw!r}", where=where)
-    if name not in PRUNERS:
-        raise UserError(f"unknown pruner {name!r}; {did_you_mean(name, PRUNERS)}", where=where)
+        raise UserError(f"expected a {what} name or {{name: {{options}}}}, got {raw!r}", where=where)
+    if name not in known:
+        raise UserError(f"unknown {what} {name!r}; {did_you_mean(str(name), known)}", where=where)
     if not isinstance(options, dict):
         raise UserError(f"expected a mapping of options, got {options!r}", where=f"{where}.{name}")
-    _check_keys(f"{where}.{name}", options, tuple(PRUNERS[name]))
-    out = dict(PRUNERS[name])
+    _check_keys(f"{where}.{name}", options, tuple(known[name]))
+    out = dict(known[name])
     for key, value in options.items():
         least = 2 if key == "reduction_factor" else (0 if key in ("warmup_epochs", "startup_trials") else 1)
         out[key] = _int(f"{where}.{name}.{key}", value, least=least)
@@ -237,16 +253,14 @@ def parse_search(raw: Any) -> Search | None:
         if len(set(seeds)) != len(seeds):
             raise UserError(f"repeated seed in {seeds}", where="search.seeds")
         seeds = tuple(seeds)
-    sampler = raw.get("sampler", "tpe")
-    if sampler not in SAMPLERS:
-        raise UserError(f"unknown sampler {sampler!r}; {did_you_mean(str(sampler), SAMPLERS)}",
-                        where="search.sampler")
+    sampler, sampler_options = _named_options("sampler", raw.get("sampler"), SAMPLERS, "tpe")
     sampler_seed = raw.get("sampler_seed")
     if sampler_seed is not None:
         sampler_seed = _int("search.sampler_seed", sampler_seed, least=0)
-    pruner, options = _parse_pruner(raw.get("pruner"))
+    pruner, options = _named_options("pruner", raw.get("pruner"), PRUNERS, DEFAULT_PRUNER)
     search = Search(space=space, metric=metric.strip(), direction=direction, trials=trials, parallel=parallel,
-                    seeds=seeds, sampler=sampler, sampler_seed=sampler_seed, pruner=pruner, pruner_options=options)
+                    seeds=seeds, sampler=sampler, sampler_options=sampler_options, sampler_seed=sampler_seed,
+                    pruner=pruner, pruner_options=options)
     if sampler == "grid" and search.grid_size is None:
         key = next(k for k, p in space.items() if p.grid_values() is None)
         raise UserError("the grid sampler needs every dimension countable: give this float range a step, "

@@ -35,6 +35,8 @@ CASES = [
     ("trials-not-int", SPACE + "  trials: many\n", ["search.trials", "expected an integer, got 'many'"]),
     ("unknown-pruner", SPACE + "  pruner: medain\n", ["search.pruner", "unknown pruner 'medain'",
                                                       "did you mean 'median'?"]),
+    ("unknown-sampler-option", SPACE + "  sampler: {tpe: {startup: 3}}\n",
+     ["search.sampler.tpe.startup", "did you mean 'startup_trials'?"]),
     ("unknown-pruner-option", SPACE + "  pruner: {median: {warmup: 3}}\n",
      ["search.pruner.median.warmup", "did you mean 'warmup_epochs'?"]),
     ("unknown-kind", "search:\n  space:\n    loss.kd.T: {flaot: [1, 2]}\n",
@@ -73,6 +75,9 @@ def test_defaults_and_spellings():
                                      "student.arch": {"choice": ["a", "b"]}}})
     assert (search.metric, search.direction, search.trials, search.sampler) == ("best_val_acc1", "maximize", 20, "tpe")
     assert search.pruner == "median" and search.pruner_options == {"warmup_epochs": 0, "startup_trials": 5}
+    assert search.sampler_options == {"startup_trials": 10}
+    tpe = parse_search({"space": {"x": {"choice": [1]}}, "sampler": {"tpe": {"startup_trials": 4}}})
+    assert tpe.sampler_text() == "tpe (startup_trials 4)"
     assert search.space["loss.kd.T"].log and search.space["loss.kd.T"].low == 1.0
     assert search.space["schedule.warmup_epochs"].grid_values() == [0, 1, 2, 3, 4, 5]
     assert search.grid_size is None  # a continuous float
