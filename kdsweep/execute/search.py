@@ -27,14 +27,16 @@ from typing import Any
 
 from kdsweep.errors import UserError, did_you_mean
 from kdsweep.execute.jobs import Job, RunTicket, absolutize_paths, workdir_for
+from kdsweep.execute.progress import SKIPPED
 from kdsweep.plan import Plan, PlannedRun
 from kdsweep.plan.search import fingerprint, search_dependencies, trial_runs
 from kdsweep.spec.search import PRUNE_ON, Search
+from kdsweep.status import RunStatus
 
 log = logging.getLogger(__name__)
 
 STUDY_DIR = "optuna"
-READY = ("FINISHED", "skipped")
+READY = (RunStatus.FINISHED, SKIPPED)
 
 
 def study_path(results_dir: Path, sweep: str) -> Path:
@@ -153,10 +155,10 @@ class SearchDriver:
 
     def _deps_ready(self, statuses: dict[str, str]) -> bool:
         for key in self.deps:
-            status = statuses.get(key)
+            status = statuses.get(key)  # only runs that have ended are in `statuses`
             if status in READY:
                 continue
-            if status is not None and status not in ("waiting", "running"):
+            if status is not None:
                 self.blocked = f"a stage every trial needs did not finish ({status.lower()}); no trial was asked"
             return False
         return True
@@ -233,7 +235,7 @@ class SearchDriver:
     def _skipped(self, run: PlannedRun, run_id: str) -> None:
         info = self.tracker.existing().get(run.key)
         metrics = dict(info.metrics) if info is not None else {}
-        self.on_results({run.key: {"status": "FINISHED", "run_id": run_id, "metrics": metrics}})
+        self.on_results({run.key: {"status": RunStatus.FINISHED, "run_id": run_id, "metrics": metrics}})
 
     # Telling ---------------------------------------------------------------------------------------
 
@@ -251,17 +253,17 @@ class SearchDriver:
                 self._tell(flight)
 
     def _tell(self, flight: InFlight) -> None:
-        statuses = {res["status"] for res in flight.results.values()}
+        statuses = {RunStatus.parse(res["status"]) for res in flight.results.values()}
         del self.in_flight[flight.number]
-        if "KILLED" in statuses:  # interrupted: the trial stays RUNNING and resumes next time
+        if RunStatus.KILLED in statuses:  # interrupted: the trial stays RUNNING and resumes next time
             return
         value = None
-        if statuses == {"FINISHED"}:
+        if statuses == {RunStatus.FINISHED}:
             values = [res.get("metrics", {}).get(self.search.metric) for res in flight.results.values()]
             if all(v is not None and math.isfinite(v) for v in values):
                 value = sum(values) / len(values)
             state = "COMPLETE"
-        elif "PRUNED" in statuses:
+        elif RunStatus.PRUNED in statuses:
             state = "PRUNED"
         else:
             state = "FAIL"
