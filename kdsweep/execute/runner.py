@@ -88,7 +88,9 @@ def _init_ray(opts: RunOptions) -> None:
     num_gpus = opts.num_gpus if opts.num_gpus is not None else (len(gpu_ids) if gpu_ids is not None else None)
     if opts.cpu:
         num_gpus = 0
-    ray.init(num_cpus=opts.num_cpus, num_gpus=num_gpus, **kwargs)
+    # "local": a new cluster of our own. Without an address Ray joins the latest cluster started on
+    # this machine (another sweep's, a test's), which then refuses num_cpus / num_gpus.
+    ray.init(address="local", num_cpus=opts.num_cpus, num_gpus=num_gpus, **kwargs)
 
 
 def _hardware(slots: Slots) -> str:

@@ -22,6 +22,6 @@ def ray_local():
     import ray
 
     ray.shutdown()
-    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False, logging_level="warning")
+    ray.init(address="local", num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False, logging_level="warning")
     yield ray
     ray.shutdown()

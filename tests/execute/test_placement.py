@@ -46,7 +46,7 @@ def test_four_fake_gpus_two_jobs_each(workdir):
         return out
 
     ray.shutdown()
-    ray.init(num_cpus=8, num_gpus=4, include_dashboard=False, log_to_driver=False, logging_level="warning")
+    ray.init(address="local", num_cpus=8, num_gpus=4, include_dashboard=False, log_to_driver=False, logging_level="warning")
     try:
         plan = plan_sweep(write_sweep(workdir, "placement", SWEEP), fuse=False)
         outcome = run_sweep(plan, RunOptions(tracking_uri=store_uri(workdir), jobs_per_gpu=2,
