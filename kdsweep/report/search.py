@@ -20,7 +20,8 @@ import pandas as pd
 from kdsweep.plan import Plan
 from kdsweep.plan.build import format_value
 from kdsweep.report.query import read_sweep, run_status
-from kdsweep.tracking.names import TAG_EPOCH, TAG_POINT, TAG_TRIAL, TAG_TRIAL_STATE
+from kdsweep.status import RunStatus
+from kdsweep.tracking.names import TAG_EPOCH, TAG_POINT, TAG_STATUS, TAG_TRIAL, TAG_TRIAL_STATE
 
 TOP = 10  # trials the table lists
 
@@ -44,6 +45,8 @@ def load_trials(uri: str, plan: Plan) -> pd.DataFrame:
         point = json.loads(runs[0].data.tags.get(TAG_POINT) or "{}")
         values = [r.data.metrics.get(search.metric) for r in runs]
         state = runs[0].data.tags.get(TAG_TRIAL_STATE) or "RUNNING"
+        if any(RunStatus.parse(r.data.tags.get(TAG_STATUS)) == RunStatus.PRUNED for r in runs):
+            state = "PRUNED"  # its group may still train: the trial state tag is written when the job ends
         epochs = sum(int(r.data.tags.get(TAG_EPOCH) or 0) for r in runs)
         value = sum(values) / len(values) if state == "COMPLETE" and all(v is not None for v in values) else math.nan
         rows.append({"trial": number, "state": state, **{k: point.get(k) for k in search.space},
@@ -90,7 +93,8 @@ def render_search(trials: pd.DataFrame, plan: Plan, fmt: str = "markdown") -> st
     shown = pd.DataFrame({
         "rank": range(1, len(best) + 1),
         "trial": best["trial"].astype(int).tolist(),
-        **{key: [format_value(v) for v in best[key]] for key in search.space},
+        **{key: [f"{v:.3g}" if isinstance(v, float) else format_value(v) for v in best[key]]
+           for key in search.space},
         search.metric: [f"{v:.2f}" for v in best[search.metric]],
         "epochs": best["epochs"].astype(int).tolist(),
     })
