@@ -99,7 +99,6 @@ class SearchDriver:
         self.in_flight: dict[int, InFlight] = {}
         self.trial_of_key: dict[str, tuple[int, Any]] = {}
         self.blocked: str | None = None
-        self.n_jobs = 0
         self._tag_parent()
 
     # The owner ---------------------------------------------------------------------------------
@@ -206,8 +205,8 @@ class SearchDriver:
             chunks += [big[: len(big) // 2], big[len(big) // 2:]]
         jobs = []
         for chunk in chunks:
-            self.n_jobs += 1
-            job_id = f"s{self.n_jobs:03d}"
+            # Named after its first trial: unique across `kdsweep run`s, as trial numbers are.
+            job_id = f"t{min(self.trial_of_key[r.key][0] for r in chunk):03d}"
             for run in chunk:
                 run.group = job_id
             prepared = self.tracker.prepare(chunk)
