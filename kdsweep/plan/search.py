@@ -14,6 +14,7 @@ from typing import Any
 from kdsweep.errors import UserError
 from kdsweep.plan.build import Plan, PlannedRun, _resolve, dependencies, group_signature
 from kdsweep.plan.keys import digest, run_key
+from kdsweep.plan.origin import Layer
 from kdsweep.spec.dotted import set_path
 from kdsweep.spec.search import Search
 
@@ -34,7 +35,10 @@ def _config(plan: Plan, params: dict[str, Any], seed: int | None, where: str) ->
         set_path(raw, key, value)
     if seed is not None:
         raw["seed"] = seed
-    return _resolve(raw, where, plan.stages, list(plan.stages))
+    # An error names where the user wrote the key: base, -o, or the search's own value.
+    layers = [Layer("base", tree=plan.sweep.base), Layer("-o", keys=tuple(plan.sweep.overrides)),
+              Layer(where, keys=(*params, *(("seed",) if seed is not None else ())))]
+    return _resolve(raw, where, plan.stages, list(plan.stages), layers)
 
 
 def trial_key(config: dict, number: int) -> str:

@@ -7,6 +7,7 @@ mapped back to the config value they stand for.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from kdsweep.spec.search import Search, SearchParam
@@ -16,9 +17,7 @@ def labels(param: SearchParam) -> list | None:
     """The text labels of a choice whose values are not plain scalars; None when all are plain."""
     if all(c is None or isinstance(c, (bool, int, float, str)) for c in param.choices):
         return None
-    from kdsweep.plan.build import format_value
-
-    return [format_value(c) for c in param.choices]
+    return [json.dumps(c, sort_keys=True, default=str) for c in param.choices]
 
 
 def distributions(search: Search) -> dict[str, Any]:
