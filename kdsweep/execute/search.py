@@ -45,7 +45,7 @@ def study_path(results_dir: Path, sweep: str) -> Path:
 
 
 def check_metric(search: Search) -> None:
-    from kdsweep.tracking.names import SUMMARY_METRICS
+    from kdsweep.metric_names import SUMMARY_METRICS
 
     if search.metric not in SUMMARY_METRICS:
         raise UserError(f"{search.metric!r} is not a summary metric the engine logs; "
