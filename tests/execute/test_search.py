@@ -110,10 +110,10 @@ def test_budget_with_several_in_flight_one_child_per_trial_and_the_table(store, 
     assert len(rows) == 5 and values == sorted(values, reverse=True)
     best = max(trials, key=lambda t: t.value)
     assert rows[0].split("|")[2].strip() == str(best.number)
-    assert (directory / "results" / "budget.md").is_file()
+    assert (directory / "results" / "generated" / "budget.md").is_file()
     assert main(["plot", str(path), "--tracking-uri", uri]) == 0
-    assert (directory / "results" / "budget_search_history.png").is_file()
-    assert (directory / "results" / "budget_search_slice.png").is_file()
+    assert (directory / "results" / "generated" / "budget_search_history.png").is_file()
+    assert (directory / "results" / "generated" / "budget_search_slice.png").is_file()
 
 
 def test_pruner_stops_the_bad_region_inside_a_fused_group_and_the_others_go_on(store, ray_local):
