@@ -15,6 +15,12 @@ from kdsweep.cli import main
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def private_decode_cache(tmp_path_factory, monkeypatch):
+    """Decoded file data sets go to a per-test directory, never to the user's ~/.cache."""
+    monkeypatch.setenv("KDSWEEP_CACHE_DIR", str(tmp_path_factory.mktemp("decoded")))
+
+
 @pytest.fixture
 def write_yaml(tmp_path):
     """write_yaml(text, name="sweep.yaml") -> path; the text is dedented."""

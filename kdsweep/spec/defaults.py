@@ -52,6 +52,7 @@ RUN_DEFAULTS: dict[str, Any] = {
         "copies": None,  # 000: a list of transform lists; an epoch is the train set once per list
         "val_split": 0.2,  # digits: stratified, seeded hold-out fraction
         "on_device": "auto",  # keep small data sets on the device as uint8 tensors
+        "cache_dir": None,  # decode-once cache of file data sets; None: $KDSWEEP_CACHE_DIR or ~/.cache; false: off
     },
     "student": {
         "arch": REQUIRED,

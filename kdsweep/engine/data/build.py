@@ -2,8 +2,9 @@
 
 Two paths, chosen per data set and `data.on_device`:
 - tensor: the data set is one uint8 NCHW tensor (digits, cifar100, fake; file data sets
-  decoded once when `on_device` is true, or "auto" on CUDA when they fit), augmented in
-  batches on the device (`batched`);
+  decoded once when `on_device` is true, or "auto" on CUDA when they fit, into a cache on
+  disk that every job of the machine maps: `decode_cache`), augmented in batches on the
+  device (`batched`);
 - loader: image files through a DataLoader with PIL + torchvision v2 (`loader_source`).
 Limits, transform lists, copies and size checks are handled here, the same for every
 data set, so a data set module only reads its files and names its defaults.
@@ -11,6 +12,7 @@ data set, so a data set module only reads its files and names its defaults.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -19,6 +21,7 @@ from kdsweep.engine.data import transforms as tf
 from kdsweep.engine.data.batched import compile_pipeline
 from kdsweep.engine.data.bundle import DataBundle
 from kdsweep.engine.data.decode import decode, decoded_bytes
+from kdsweep.engine.data.decode_cache import default_dir
 from kdsweep.engine.data.loader_source import FileDataset, LoaderSource
 from kdsweep.engine.data.raw import FileData, Specs, TensorData, resize_size
 from kdsweep.engine.data.registry import DATASETS
@@ -60,6 +63,8 @@ def resolve_config(cfg: dict[str, Any]) -> dict[str, Any]:
         _positive_int(c, key, optional=True)
     _positive_int(c, "num_classes", optional=True, minimum=2)
     c["on_device"] = _on_device(c["on_device"])
+    if c["cache_dir"] is not None and c["cache_dir"] is not False and not isinstance(c["cache_dir"], str):
+        raise UserError(f"expected a directory, null or false, got {c['cache_dir']!r}", where="data.cache_dir")
     copies = c["copies"]
     if copies is not None:
         if not isinstance(copies, list) or not copies or not all(isinstance(s, list) for s in copies):
@@ -181,6 +186,13 @@ def _loader_bundle(c: dict[str, Any], raw: FileData, seed: int, device: torch.de
                       mean=raw.mean, std=raw.std, transforms=described)
 
 
+def _cache_dir(value: str | bool | None) -> Path | None:
+    """Where decoded file data sets are kept (`decode_cache`); None: decode in memory, per job."""
+    if value is False:
+        return None
+    return Path(value).expanduser() if value else default_dir()
+
+
 def build_data(cfg: dict[str, Any], *, seed: int, device: torch.device) -> DataBundle:
     """Load the data set named by `cfg["name"]` and wrap it as seeded batch sources on `device`."""
     c = resolve_config(cfg)
@@ -195,7 +207,7 @@ def build_data(cfg: dict[str, Any], *, seed: int, device: torch.device) -> DataB
         if wanted:
             _nonempty(len(raw.train), len(raw.val), c["name"])
             _validate_transforms(c, raw)  # a typo should not wait for the whole data set to decode
-            raw = decode(raw, store, c["workers"])
+            raw = decode(raw, store, c["workers"], cache_dir=_cache_dir(c["cache_dir"]), name=c["name"])
         else:
             return _loader_bundle(c, raw, seed, device)
     return _tensor_bundle(c, raw, seed, device)

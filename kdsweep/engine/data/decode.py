@@ -5,7 +5,8 @@ Each image is resized (shorter side) and centre-cropped to a square of `resize_s
 transforms (Resize + CenterCrop) give what they give on the files, and the train transforms
 (RandomResizedCrop, ...) then run batched on the device. The difference from the file
 path: random crops only see the central square of each image. Decoding runs in the
-DataLoader's worker processes.
+DataLoader's worker processes. With a cache directory (`data.cache_dir`, on by default) the
+decoded arrays are kept on disk and shared by every job on the machine (`decode_cache`).
 """
 
 from __future__ import annotations
@@ -49,9 +50,17 @@ def decoded_bytes(data: FileData, size: int) -> int:
     return (len(data.train) + len(data.val)) * 3 * size * size
 
 
-def decode(data: FileData, size: int, workers: int) -> TensorData:
-    train_x, train_y = decode_items(data.train, size, workers)
-    val_x, val_y = decode_items(data.val, size, workers)
+def decode(data: FileData, size: int, workers: int, *, cache_dir: Path | None = None,
+           name: str = "files") -> TensorData:
+    """Decoded in memory, or (with `cache_dir`) memory-mapped from the decode-once cache."""
+    if cache_dir is not None:
+        from kdsweep.engine.data.decode_cache import cached_split
+
+        train_x, train_y = cached_split(data.train, size, workers, cache_dir=cache_dir, name=f"{name}-train")
+        val_x, val_y = cached_split(data.val, size, workers, cache_dir=cache_dir, name=f"{name}-val")
+    else:
+        train_x, train_y = decode_items(data.train, size, workers)
+        val_x, val_y = decode_items(data.val, size, workers)
     return TensorData(
         train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y,
         num_classes=data.num_classes, classes=data.classes, mean=data.mean, std=data.std,
