@@ -22,6 +22,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from kdsweep.plan.render import print_plan
 
     plan = plan_sweep(args.sweep, args.override, fuse=not args.no_fuse)
+    if args.estimate:  # measures on this machine: torch, the engine and MLflow load only here
+        from kdsweep.execute.estimate import print_estimate
+
+        return print_estimate(plan, cpu_workers=args.cpu_workers, jobs_per_gpu=args.jobs_per_gpu, cpu=args.cpu)
     print_plan(plan, as_json=args.json)
     return 0
 
@@ -81,7 +85,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     if not args.arch:
         raise UserError("profile: name a model, e.g. kdsweep profile resnet18 (kdsweep profile --list shows them all)")
     return print_profile(args.arch, num_classes=args.num_classes, input_size=args.input_size,
-                         head=args.head, cifar=args.cifar)
+                         head=args.head, cifar=args.cifar, bench_batch=args.batch_size if args.bench else None,
+                         device=args.device)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     _sweep_args(p)
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.add_argument("--no-fuse", action="store_true", help="one run per group")
+    p.add_argument("--estimate", action="store_true",
+                   help="time a few training steps of each group here and print the sweep's device-hours "
+                        "and wall time (takes seconds to minutes)")
+    p.add_argument("--cpu-workers", type=int, default=None, help="with --estimate: as for kdsweep run")
+    p.add_argument("--jobs-per-gpu", type=int, default=1, help="with --estimate: as for kdsweep run")
+    p.add_argument("--cpu", action="store_true", help="with --estimate: as for kdsweep run")
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("run", help="train every planned run (Ray on GPUs or CPU), logged to MLflow")
@@ -158,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-size", type=int, default=32, help="input height = width in pixels (default 32)")
     p.add_argument("--head", default=None, help="cosine: the cosine classifier of 000/001 (hidden 200, s 5)")
     p.add_argument("--cifar", action="store_true", help="32x32 adaptation of a torchvision model")
+    p.add_argument("--bench", action="store_true",
+                   help="also time a forward pass and a training step on this machine")
+    p.add_argument("--batch-size", type=int, default=64, help="with --bench (default 64)")
+    p.add_argument("--device", default="auto", help="with --bench: auto, cpu or cuda")
     p.set_defaults(func=cmd_profile)
     return parser
 

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "sweeps" / "quickstart.yaml"
 
@@ -72,3 +74,31 @@ def test_plan_module_entry_exit_code(tmp_path):
                           capture_output=True, text=True, cwd=REPO, timeout=60)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().count("\n") == 0 and "did you mean 'base'" in proc.stderr
+
+
+def test_profile_bench_prints_timings(cli):
+    rc, out, err = cli("profile", "digits_student", "--num-classes", "10", "--bench", "--batch-size", "4",
+                       "--device", "cpu")
+    assert rc == 0 and err == ""
+    assert "timed on cpu" in out and "forward (eval, no grad)" in out and "train step" in out
+    assert out.count("images/s") == 2
+
+
+@pytest.mark.slow  # measures every group shape and MLflow's logging cost (~20 s idle)
+def test_plan_estimate_prints_per_group_costs_and_totals(cli, write_yaml):
+    sweep = write_yaml("""
+        name: est
+        base:
+          epochs: 3
+          device: cpu
+          data: {name: digits, batch_size: 32, workers: 0, limit: 64, val_limit: 32}
+          student: {arch: digits_student}
+        grid:
+          optim.lr: [0.1, 0.2]
+        seeds: [0, 1]
+        """)
+    rc, out, err = cli("plan", "--estimate", sweep, "--cpu-workers", "1")
+    assert rc == 0, err
+    assert "est: estimated cost on this machine (CPU only: 1 job(s)" in out
+    assert "measured 1 group shape(s)" in out  # two seeds: two groups of the same shape
+    assert out.count("2 runs") == 2 and "wall" in out and "CPU slot-hours" in out

@@ -75,8 +75,9 @@ HEAD_PRESETS = {"cosine": {"name": "cosine", "s": 5.0, "m": 0.0, "hidden": 200}}
 
 
 def print_profile(arch: str, *, num_classes: int = 100, input_size: int = 32, head: str | None = None,
-                  cifar: bool = False, in_channels: int = 3) -> int:
-    """`kdsweep profile ARCH`: print the counts of one model; returns the exit code."""
+                  cifar: bool = False, in_channels: int = 3, bench_batch: int | None = None,
+                  device: str = "auto") -> int:
+    """`kdsweep profile ARCH [--bench]`: print the counts (and timings) of one model; returns the exit code."""
     from kdsweep.engine.models import build_model
     from kdsweep.errors import UserError, did_you_mean
 
@@ -100,6 +101,9 @@ def print_profile(arch: str, *, num_classes: int = 100, input_size: int = 32, he
     for label, value in rows:
         print(f"  {label:<26}{value:>16,}  {format_count(value):>7}")
     print(f"  {'MicroNet score':<26}{out['micronet_score']:>16.6f}")
+    if bench_batch is not None:
+        print_timings(model, batch_size=bench_batch, input_size=input_size, in_channels=in_channels,
+                      num_classes=num_classes, device=device)
     return 0
 
 
@@ -110,6 +114,24 @@ def print_model_names() -> int:
     for name in sorted(all_model_names()):
         print(name)
     return 0
+
+
+def print_timings(model: nn.Module, *, batch_size: int, input_size: int, in_channels: int, num_classes: int,
+                  device: str) -> None:
+    """The per-model timings `kdsweep plan --estimate` builds on, at one batch size."""
+    from kdsweep.engine import runtime
+    from kdsweep.engine.timing import model_timings
+    from kdsweep.errors import UserError
+
+    if batch_size < 1:
+        raise UserError(f"expected at least 1, got {batch_size}", where="--batch-size")
+    dev = runtime.select_device(device)
+    t = model_timings(model, batch_size=batch_size, input_size=input_size, in_channels=in_channels,
+                      num_classes=num_classes, device=dev)
+    threads = f", {torch.get_num_threads()} thread(s)" if dev.type == "cpu" else ""
+    print(f"  timed on {dev}{threads}, batch {batch_size} (median of 5 after a warm-up):")
+    for label, seconds in (("forward (eval, no grad)", t["forward"]), ("train step (fwd+bwd+SGD)", t["train_step"])):
+        print(f"  {label:<26}{seconds * 1e3:>13.1f} ms  {batch_size / seconds:>8.0f} images/s")
 
 
 def format_count(n: float) -> str:

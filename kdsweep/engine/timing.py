@@ -49,22 +49,22 @@ def model_timings(model: torch.nn.Module, *, batch_size: int, input_size: int, i
                   num_classes: int = 10, device: str | torch.device = "auto", steps: int = 5) -> dict[str, float]:
     """Seconds per batch: `forward` (eval, no grad) and `train_step` (fwd + CE + bwd + SGD step)."""
     dev = runtime.select_device(str(device)) if not isinstance(device, torch.device) else device
-    model = model.to(dev)
-    x = torch.randn(batch_size, in_channels, input_size, input_size, device=dev)
-    y = torch.randint(0, num_classes, (batch_size,), device=dev)
-    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-3, momentum=0.9)
+    with torch.random.fork_rng(devices=[]):  # random inputs must not move the caller's stream
+        model = model.to(dev)
+        x = torch.randn(batch_size, in_channels, input_size, input_size, device=dev)
+        y = torch.randint(0, num_classes, (batch_size,), device=dev)
+        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-3, momentum=0.9)
 
-    @torch.no_grad()
-    def forward() -> None:
-        model(x)
+        @torch.no_grad()
+        def forward() -> None:
+            model(x)
 
-    def step() -> None:
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        def step() -> None:
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
 
-    with torch.random.fork_rng(devices=[]):
         model.eval()
         fwd = _median_seconds(forward, steps, dev)
         model.train()
