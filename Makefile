@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint clean
+.PHONY: setup demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -28,6 +28,13 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
+
+# The four speed benchmarks of benchmarks/README.md, side by side in one process each (~10 min).
+bench: $(STAMP)
+	cd benchmarks && ../$(BIN)/python bench_engine.py
+	cd benchmarks && ../$(BIN)/python bench_fused.py --rounds 2
+	cd benchmarks && ../$(BIN)/python bench_data.py
+	cd benchmarks && ../$(BIN)/python bench_sched.py --rounds 1
 
 lint: $(STAMP)
 	$(BIN)/ruff check kdsweep tests benchmarks

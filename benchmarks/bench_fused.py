@@ -8,9 +8,9 @@ the training time of the epochs after the first (from each run's `images_per_s`)
 the ideal speed-up from the measured parts, K (t + s + d) / (t + K s + d): t a teacher
 forward, s a student step, d a batch of data (medians over a few batches, same sizes).
 
-Peak memory of each side is measured in a fresh subprocess (the peak resident set size,
-`ru_maxrss`, above the process's size before training), since a process's RSS peak cannot
-be reset in between; on CUDA it would be torch.cuda.max_memory_allocated.
+Peak memory of each side is measured once in a fresh subprocess, as the peak resident set
+size (sampled every 2 ms) above the process's size after a warm-up run: in one process the
+allocator keeps what the other side freed. On CUDA it would be torch.cuda.max_memory_allocated.
 
     python benchmarks/bench_fused.py [--rounds 3] [--sizes 32 64] [--limit 192] [--threads 1]
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import torch
 from bench_engine import NullLogger
-from sidebyside import Ratio, alternate, machine
+from sidebyside import PeakRss, Ratio, alternate, machine
 
 from kdsweep.engine import train_group
 from kdsweep.engine.data import build_data
@@ -39,6 +38,9 @@ from kdsweep.spec.resolve import resolve_run_config
 
 K_GRID = [(t, a) for t in (1.0, 2.0, 4.0, 8.0) for a in (0.5, 0.9)]
 BATCH = 64
+# digits_teacher at twice its default widths (~15M multiply-adds per 32x32 image, 1.5M parameters):
+# its forward costs several student steps, as a ResNet-50 teacher does for a ResNet-18 student.
+TEACHER = {"arch": "digits_teacher", "kwargs": {"widths": [64, 128, 256, 512]}}
 
 
 def configs(size: int, limit: int, threads: int, teacher_ckpt: str) -> list[dict]:
@@ -49,7 +51,7 @@ def configs(size: int, limit: int, threads: int, teacher_ckpt: str) -> list[dict
             "data": {"name": "digits", "batch_size": BATCH, "workers": 0, "limit": limit, "val_limit": 64,
                      "input_size": size},
             "student": {"arch": "digits_student"},
-            "teacher": {"arch": "digits_teacher", "checkpoint": teacher_ckpt},
+            "teacher": {**TEACHER, "checkpoint": teacher_ckpt},
             "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True},
             "schedule": {"name": "cosine"},
             "loss": {"kd": {"T": T, "alpha": alpha}},
@@ -108,12 +110,12 @@ def _memory_side(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        torch.save(build_model({"arch": "digits_teacher"}, 10).state_dict(), root / "t.pt")
+        torch.save(build_model(TEACHER, 10).state_dict(), root / "t.pt")
         sides = Sides(configs(args.sizes[0], args.limit, args.threads, str(root / "t.pt")), root)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        getattr(sides, args.memory_side)()
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"peak_bytes": (after - before) * 1024}))  # ru_maxrss is in KiB on Linux
+        sides._train(sides.cfgs[:1])  # warm-up: lazy imports and first-call allocations are not the side's
+        with PeakRss() as peak:
+            getattr(sides, args.memory_side)()
+    print(json.dumps({"peak_bytes": peak.above_start}))
 
 
 def main() -> None:
@@ -133,7 +135,7 @@ def main() -> None:
           "images, CPU; speed-up = K runs one by one / one group, training time of epoch 2")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        torch.save(build_model({"arch": "digits_teacher"}, 10).state_dict(), root / "t.pt")
+        torch.save(build_model(TEACHER, 10).state_dict(), root / "t.pt")
         for size in args.sizes:
             cfgs = configs(size, args.limit, args.threads, str(root / "t.pt"))
             p = parts(cfgs[0])
