@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "else a local cluster")
     p.add_argument("--gpus", default=None, help="local GPUs to use, e.g. 0,2 (default: all)")
     p.add_argument("--jobs-per-gpu", type=int, default=1, help="jobs sharing one GPU (default 1)")
-    p.add_argument("--cpu-workers", type=int, default=None, help="jobs at once without GPUs (default 1)")
+    p.add_argument("--cpu-workers", type=int, default=None, help="jobs at once without GPUs, one thread each (default: one per core, at most 8)")
     p.add_argument("--cpu", action="store_true", help="ignore GPUs; train on the CPU")
     p.add_argument("--no-fuse", action="store_true", help="train each run in its own job")
     p.add_argument("--rerun", action="store_true", help="train runs again even if they finished")

@@ -13,6 +13,16 @@ from dataclasses import dataclass
 
 from kdsweep.errors import UserError
 
+# Without GPUs, jobs run side by side with one thread each, one per core, up to this many:
+# small CPU models scale across processes, not across threads (benchmarks/README.md,
+# benchmark 4: 2 jobs x 1 thread vs 1 job x 2 threads on 2 cores). The cap bounds memory:
+# every worker holds its own torch (~1 GB resident with its data and models).
+MAX_DEFAULT_CPU_WORKERS = 8
+
+
+def default_cpu_workers(cpus: float) -> int:
+    return max(1, min(int(cpus), MAX_DEFAULT_CPU_WORKERS))
+
 
 @dataclass(frozen=True)
 class Slots:
@@ -46,7 +56,7 @@ def plan_slots(cluster: dict[str, float], *, jobs_per_gpu: int = 1, cpu_workers:
         per_cpu = max(1.0, float(int(cpus // concurrency))) if cpus >= concurrency else round(cpus / concurrency, 3)
         return Slots(True, 1.0 / jobs_per_gpu, per_cpu, concurrency,
                      f"{int(gpus)} GPU x {jobs_per_gpu} job(s), {per_cpu:g} CPU each")
-    workers = cpu_workers or 1
+    workers = cpu_workers or default_cpu_workers(cpus)
     if workers > cpus:
         raise UserError(f"--cpu-workers {workers}: the cluster has only {cpus:g} CPUs")
     per_cpu = float(int(cpus // workers))

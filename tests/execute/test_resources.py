@@ -30,6 +30,13 @@ def test_cpu_only_workers_get_their_share_of_threads():
     assert not slots.use_gpu and slots.concurrency == 3 and slots.ray_options() == {"num_cpus": 2.0}
 
 
+def test_without_gpus_one_single_thread_job_per_core_by_default():
+    slots = plan_slots({"CPU": 2})
+    assert slots.concurrency == 2 and slots.threads == 1
+    assert slots.description == "CPU only: 2 job(s) x 1 threads"
+    assert plan_slots({"CPU": 64}).concurrency == 8  # capped: every worker holds its own torch
+
+
 def test_cpu_flag_ignores_gpus():
     assert not plan_slots({"CPU": 4, "GPU": 2}, force_cpu=True).use_gpu
 
