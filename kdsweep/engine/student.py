@@ -23,6 +23,7 @@ from torch import nn
 
 from kdsweep.engine import runtime
 from kdsweep.engine.data import Batch
+from kdsweep.engine.divergence import DivergenceWatch
 from kdsweep.engine.features import FeatureHooks
 from kdsweep.engine.logger import RunLogger
 from kdsweep.engine.losses import LossContext
@@ -94,6 +95,7 @@ class Student:
         self.train_meter = EpochMeter(device)
         self.val_meter = EpochMeter(device)
         self.epoch_lr: float | None = None
+        self.watch = DivergenceWatch()
 
     # Training ------------------------------------------------------------------------
 
@@ -103,6 +105,7 @@ class Student:
         self.train_meter = EpochMeter(self.device)
         self.val_meter = EpochMeter(self.device)
         self.epoch_lr = float(self.optimizer.param_groups[0]["lr"])
+        self.watch.reset()
 
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
@@ -114,13 +117,13 @@ class Student:
         marked = apply_margin(self.margin_head, logits, y)
         return None if marked is logits else marked
 
-    def train_step(self, batch: Batch, teacher: TeacherOutput, *, epoch: int, step: int) -> str | None:
-        """One optimiser step on the batch; returns why the run diverged, or None.
+    def train_step(self, batch: Batch, teacher: TeacherOutput, *, epoch: int, step: int) -> None:
+        """One optimiser step on the batch.
 
         `epoch` (1-based, as mdistiller counts it) and `step` (1-based within the epoch) go
         to the losses with the batch's sample indices and extras (DKD's warm-up, CRD's bank).
-        The finiteness check reads one scalar back (a device sync per step): the price of
-        stopping a diverged run at the step it diverged, with the term that did it.
+        A non-finite loss is noted on the device, not read back (`divergence`): the group
+        asks `diverged()` once, at the epoch's end.
         """
         x, y = batch.x, batch.y
         with self.rng.active():
@@ -140,10 +143,7 @@ class Student:
                 )
                 terms = self.losses(ctx)
             total = sum(terms.values())
-            if not bool(torch.isfinite(total)):
-                if self.hooks:
-                    self.hooks.clear()
-                return _nonfinite(terms, total)
+            self.watch.add(terms, total)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(total).backward()
             if self.grad_clip:
@@ -161,7 +161,10 @@ class Student:
         for name, term in terms.items():
             meter.add(loss_metric(name), term * n)
         meter.add("train_acc1", (logits.detach().argmax(1) == y).sum() * 100.0)
-        return None
+
+    def diverged(self) -> tuple[int, str] | None:
+        """(step, which term) when a loss of this epoch was not finite, else None: one device sync."""
+        return self.watch.reason()
 
     @torch.no_grad()
     def eval_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
@@ -243,15 +246,6 @@ class Student:
         self.best_epoch = int(state["best_epoch"])
         self.history = [dict(row) for row in state["history"]]
         self.stop_reason = state.get("stop_reason")
-
-
-def _nonfinite(terms: dict[str, torch.Tensor], total: torch.Tensor) -> str:
-    """'term <name> is nan' for the first non-finite term, else for the total."""
-    for name, value in [*terms.items(), ("total", total)]:
-        if not bool(torch.isfinite(value).all()):
-            kind = "nan" if bool(torch.isnan(value).any()) else "inf"
-            return f"term {name} is {kind}"
-    return "total is not finite"
 
 
 def build_student(

@@ -264,10 +264,12 @@ class _Group:
                 break
             teacher_out = self._teach(batch.x, stepping, teacher_rng)
             for run in stepping:
-                why = run.student.train_step(batch, teacher_out, epoch=epoch, step=step)
-                if why is not None:
-                    self._finish(run, RunStatus.FAILED, f"diverged at epoch {epoch} step {step}: {why}")
+                run.student.train_step(batch, teacher_out, epoch=epoch, step=step)
             teacher_out = None
+        for run in runs:  # no host sync inside the epoch: a diverged run is failed here (divergence.py)
+            bad = run.student.diverged() if run.active else None
+            if bad is not None:
+                self._finish(run, RunStatus.FAILED, f"diverged at epoch {epoch} step {bad[0]}: {bad[1]}")
         train_s = time.perf_counter() - t0
         evaluating = [r for r in runs if r.active]
         if not evaluating:
