@@ -6,7 +6,8 @@ the same uint8 data already in memory, the same augmentation (pad-and-random-cro
 batch), and evaluate on the val split after every epoch. The engine side goes through
 `train_group` with a logger that drops everything (it still writes last.pt / best.pt each epoch
 and profiles the student at the end, as a real run does). A third side is the bare loop plus
-the engine's per-step finiteness check (one scalar read back per step), which prices that check.
+a per-step finiteness check that reads one scalar back (what the engine did before it kept
+the check on the device, `engine/divergence.py`), which prices that host sync.
 
 Printed: the median per-round ratio of the training time per epoch (epochs after the first,
 the steady state the engine's `images_per_s` measures), and of the whole call.
