@@ -85,9 +85,11 @@ class PadCrop:
             return x
         if self.mode != "constant":
             return F.pad(x, pads, mode=self.mode)
-        fill = _fill01(self.fill, x.shape[1]).to(x.device)
+        fill = _fill01(self.fill, x.shape[1])  # on the CPU: inspecting it costs no device sync
+        if bool((fill == fill[0]).all()):  # one value for every channel (the usual 0): one pass
+            return F.pad(x, pads, value=float(fill[0]))
         border = F.pad(torch.zeros(1, 1, *x.shape[-2:], device=x.device), pads, value=1.0)
-        return F.pad(x, pads) + border * fill.view(1, -1, 1, 1)
+        return F.pad(x, pads) + border * fill.to(x.device).view(1, -1, 1, 1)
 
     def __call__(self, x: Tensor, gen: torch.Generator) -> Tensor:
         th, tw = self.size
