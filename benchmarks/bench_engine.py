@@ -161,6 +161,8 @@ def main() -> None:
     print(f"digits_teacher -> digits_student KD, batch {BATCH}, {args.limit} train images, {args.epochs} epochs, CPU")
     print(f"  engine / bare, train time per epoch (epochs 2..): {sides.ratio_of('engine', 'bare', steady)}")
     print(f"  engine / bare, whole call (setup, val, checkpoints, profile): {sides.ratio('engine', 'bare')}")
+    print(f"  engine / bare, CPU seconds of the whole call (what a busy machine distorts least): "
+          f"{sides.cpu_ratio('engine', 'bare')}")
     print(f"  per-step finiteness check, bare+check / bare, train time: "
           f"{sides.ratio_of('bare+check', 'bare', steady)}")
     per_step = [(steady(c) - steady(b)) / ((args.epochs - 1) * math.ceil(args.limit / BATCH))

@@ -149,7 +149,8 @@ def main() -> None:
             print(f"{size}x{size}: t {p['t'] * 1e3:.1f} ms, s {p['s'] * 1e3:.1f} ms, d {p['d'] * 1e3:.2f} ms "
                   f"per batch (t / s = {p['t'] / p['s']:.1f})")
             print(f"  speed-up, training time: {speedup}; ideal {ideal:.2f}x; measured / ideal {share}")
-            print(f"  speed-up, whole calls (setup, val, checkpoints, summaries): {whole}")
+            print(f"  speed-up, whole calls (setup, val, checkpoints, summaries): {whole}; "
+                  f"in CPU seconds: {measured.cpu_ratio('solo', 'fused')}")
             print(f"  peak RSS growth: {k} runs one by one {mem['solo'] / 2**20:.1f} MiB, "
                   f"one group {mem['fused'] / 2**20:.1f} MiB")
 

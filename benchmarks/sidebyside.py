@@ -24,6 +24,12 @@ class Sides:
 
     times: dict[str, list[float]] = field(default_factory=dict)
     results: dict[str, list[object]] = field(default_factory=dict)  # what each call returned
+    cpu: dict[str, list[float]] = field(default_factory=dict)  # CPU seconds, this process and its children
+
+    def cpu_ratio(self, num: str, den: str) -> Ratio:
+        """CPU-seconds ratio per round: the work each side did, which a busy machine distorts far
+        less than wall time (a shared core stretches wall time, not CPU time)."""
+        return Ratio([a / b for a, b in zip(self.cpu[num], self.cpu[den], strict=True)])
 
     def ratio(self, num: str, den: str) -> Ratio:
         """times[num] / times[den], per round."""
@@ -54,17 +60,34 @@ class Ratio:
 def alternate(sides: dict[str, Callable[[], object]], *, rounds: int, warmup: int = 1) -> Sides:
     """Time each side once per round, rotating which goes first; warm-up rounds are dropped."""
     names = list(sides)
-    out = Sides({n: [] for n in names}, {n: [] for n in names})
+    out = Sides({n: [] for n in names}, {n: [] for n in names}, {n: [] for n in names})
     for r in range(warmup + rounds):
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
-            t0 = time.perf_counter()
+            c0, t0 = cpu_seconds(), time.perf_counter()
             result = sides[name]()
-            seconds = time.perf_counter() - t0
+            seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
             if r >= warmup:
                 out.times[name].append(seconds)
                 out.results[name].append(result)
+                out.cpu[name].append(cpu)
     return out
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its live children (DataLoader workers)
+    and of its finished children."""
+    import psutil
+
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:2])
+    for child in me.children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.Error:  # ended in between: counted below once reaped
+            pass
+    ended = os.times()
+    return total + ended.children_user + ended.children_system
 
 
 def rss_bytes() -> int:
