@@ -10,7 +10,8 @@ a per-step finiteness check that reads one scalar back (what the engine did befo
 the check on the device, `engine/divergence.py`), which prices that host sync.
 
 Printed: the median per-round ratio of the training time per epoch (epochs after the first,
-the steady state the engine's `images_per_s` measures), and of the whole call.
+the steady state the engine's `images_per_s` measures; in CPU seconds, 1 thread, so a busy
+machine does not decide it), and of the whole call (wall and CPU seconds).
 
     python benchmarks/bench_engine.py [--rounds 5] [--epochs 3] [--limit 600] [--threads 1]
 """
@@ -20,11 +21,12 @@ from __future__ import annotations
 import argparse
 import math
 import tempfile
+import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from sidebyside import alternate, machine
+from sidebyside import alternate, engine_on_cpu_clock, machine
 
 from kdsweep.engine import train_group
 from kdsweep.engine.data.build import apply_limits
@@ -80,8 +82,6 @@ class Bare:
         return (x - self.mean) / self.std
 
     def __call__(self, epochs: int) -> list[float]:
-        import time
-
         torch.manual_seed(0)
         student = build_model({"arch": "digits_student"}, 10)
         teacher = build_model({"arch": "digits_teacher"}, 10)
@@ -95,7 +95,7 @@ class Bare:
         val_x = (self.raw.val_x.float() / 255 - self.mean) / self.std
         train_s = []
         for epoch in range(epochs):
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             gen = torch.Generator().manual_seed(epoch)
             order = torch.randperm(len(y_all), generator=gen)
             student.train()
@@ -114,7 +114,7 @@ class Bare:
                 loss.backward()
                 opt.step()
                 sched.step()
-            train_s.append(time.perf_counter() - t0)
+            train_s.append(time.process_time() - t0)
             student.eval()
             with torch.no_grad():
                 for k in range(0, len(val_x), BATCH):
@@ -147,6 +147,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    engine_on_cpu_clock()  # per-epoch train times in CPU seconds on both sides (1 thread)
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -6,7 +6,8 @@ whose no-grad forward costs at least twice a student's training step, at 32x32 a
 configs (one data pipeline and one teacher forward per batch), once per config. Compared is
 the training time of the epochs after the first (from each run's `images_per_s`), beside
 the ideal speed-up from the measured parts, K (t + s + d) / (t + K s + d): t a teacher
-forward, s a student step, d a batch of data (medians over a few batches, same sizes).
+forward, s a student step, d a batch of data (median CPU seconds over 9 batches, same sizes:
+CPU time, because a loaded machine stretches wall time at random).
 
 Peak memory of each side is measured once in a fresh subprocess, as the peak resident set
 size (sampled every 2 ms) above the process's size after a warm-up run: in one process the
@@ -28,12 +29,11 @@ from pathlib import Path
 
 import torch
 from bench_engine import NullLogger
-from sidebyside import PeakRss, Ratio, alternate, machine
+from sidebyside import PeakRss, Ratio, alternate, engine_on_cpu_clock, machine
 
 from kdsweep.engine import train_group
 from kdsweep.engine.data import build_data
 from kdsweep.engine.models import build_model
-from kdsweep.engine.timing import model_timings
 from kdsweep.spec.resolve import resolve_run_config
 
 K_GRID = [(t, a) for t in (1.0, 2.0, 4.0, 8.0) for a in (0.5, 0.9)]
@@ -81,21 +81,48 @@ class Sides:
         return self._train(self.cfgs)
 
 
-def parts(cfg: dict, steps: int = 5) -> dict[str, float]:
-    """Median seconds per batch: teacher forward t, student step s, data d."""
-    teacher = build_model(cfg["teacher"], 10, where="teacher")
-    student = build_model(cfg["student"], 10)
-    size = cfg["data"]["input_size"]
-    t = model_timings(teacher, batch_size=BATCH, input_size=size, device="cpu", steps=steps)["forward"]
-    s = model_timings(student, batch_size=BATCH, input_size=size, device="cpu", steps=steps)["train_step"]
-    bundle = build_data(cfg["data"], seed=0, device=torch.device("cpu"))
+def _cpu_median(fn, steps: int) -> float:
+    """Median CPU seconds of fn() (1 thread: CPU time is what the step costs, however busy the machine)."""
+    fn()
     times = []
-    for epoch in range(steps):
-        t0 = time.perf_counter()
-        for _ in bundle.train.batches(epoch):
+    for _ in range(steps):
+        c0 = time.process_time()
+        fn()
+        times.append(time.process_time() - c0)
+    return statistics.median(times)
+
+
+def parts(cfg: dict, steps: int = 9) -> dict[str, float]:
+    """Median CPU seconds per batch: teacher forward t, student step s (CE + KD), data d."""
+    import torch.nn.functional as F
+
+    teacher = build_model(cfg["teacher"], 10, where="teacher").eval()
+    student = build_model(cfg["student"], 10).train()
+    opt = torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9)
+    bundle = build_data(cfg["data"], seed=0, device=torch.device("cpu"))
+    x, y = next(iter(bundle.train.batches(0)))
+    with torch.no_grad():
+        t_logits = teacher(x)
+
+    def teach() -> None:
+        with torch.no_grad():
+            teacher(x)
+
+    def step() -> None:
+        logits = student(x)
+        kd = F.kl_div(F.log_softmax(logits / 4, 1), F.log_softmax(t_logits / 4, 1), reduction="batchmean",
+                      log_target=True)
+        loss = 0.1 * F.cross_entropy(logits, y) + 0.9 * 16 * kd
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def data() -> None:
+        for _ in bundle.train.batches(1):
             pass
-        times.append((time.perf_counter() - t0) / len(bundle.train))
-    return {"t": t, "s": s, "d": statistics.median(times)}
+
+    return {"t": _cpu_median(teach, steps), "s": _cpu_median(step, steps),
+            "d": _cpu_median(data, steps) / len(bundle.train)}
 
 
 def peak_memory(side: str, size: int, limit: int, threads: int) -> int:
@@ -129,10 +156,11 @@ def main() -> None:
     if args.memory_side:
         return _memory_side(args)
     torch.set_num_threads(args.threads)
+    engine_on_cpu_clock()  # the engine's train time in CPU seconds, like the parts
     k = len(K_GRID)
     print(f"# 2. fused sweep ({machine()})")
     print(f"K = {k} digits_student KD runs (T x alpha) from one digits_teacher, batch {BATCH}, {args.limit} train "
-          "images, CPU; speed-up = K runs one by one / one group, training time of epoch 2")
+          "images, CPU, 1 thread; speed-up = K runs one by one / one group, CPU seconds of epoch 2's training")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         torch.save(build_model(TEACHER, 10).state_dict(), root / "t.pt")
