@@ -23,8 +23,9 @@ from typing import Any
 
 from kdsweep.plan.build import Plan
 
-# What `kdsweep run` adds per job besides training and per-epoch logging (Ray task start,
-# MLflow run set-up, params, tags, artifacts), measured by benchmarks/bench_sched.py.
+# What `kdsweep run` adds per job besides what the measuring run sees (Ray task start, MLflow
+# run set-up, params, tags, artifacts). benchmarks/bench_sched.py measured a Ray job at 0.6 s
+# more than the same job --inline on the shared 2-core machine; rounded up.
 JOB_OVERHEAD_S = 1.0
 
 
