@@ -56,9 +56,10 @@ def loader(dataset: Dataset, batch: int) -> DataLoader:
 
 
 def epoch_of(batches) -> int:
+    """Images in one epoch of batches: kdsweep's `Batch`es or a DataLoader's (x, y) pairs."""
     n = 0
-    for x, _ in batches:
-        n += x.shape[0]
+    for batch in batches:
+        n += (batch.x if hasattr(batch, "x") else batch[0]).shape[0]
     return n
 
 

@@ -100,7 +100,8 @@ def parts(cfg: dict, steps: int = 9) -> dict[str, float]:
     student = build_model(cfg["student"], 10).train()
     opt = torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9)
     bundle = build_data(cfg["data"], seed=0, device=torch.device("cpu"))
-    x, y = next(iter(bundle.train.batches(0)))
+    first = next(iter(bundle.train.batches(0)))
+    x, y = first.x, first.y
     with torch.no_grad():
         t_logits = teacher(x)
 

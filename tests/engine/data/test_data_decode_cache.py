@@ -37,7 +37,8 @@ def test_cached_bundle_has_the_decoded_shapes_and_ranges(tree_root, tmp_path):
     x = bundle.train.x
     assert x.shape == (9, 3, 18, 18) and x.dtype == torch.uint8  # resized to 16 * 256 / 224
     assert [f.split("-")[1] for f in cache_files(tmp_path / "c")] == ["train", "val"]
-    xb, yb = next(iter(bundle.train.batches(0)))
+    batch = next(iter(bundle.train.batches(0)))
+    xb, yb = batch.x, batch.y
     assert xb.shape == (6, 3, 16, 16) and xb.dtype == torch.float32 and yb.dtype == torch.int64
     mean = torch.tensor(bundle.mean).view(1, 3, 1, 1)
     std = torch.tensor(bundle.std).view(1, 3, 1, 1)
@@ -49,8 +50,8 @@ def test_cache_gives_what_decoding_in_memory_gives(tree_root, tmp_path):
     cached = build_data(config(tree_root, tmp_path / "c"), seed=0, device=CPU)
     memory = build_data(config(tree_root, tmp_path / "c", cache_dir=False), seed=0, device=CPU)
     assert torch.equal(cached.train.x, memory.train.x) and torch.equal(cached.val.x, memory.val.x)
-    for (xc, yc), (xm, ym) in zip(cached.train.batches(3), memory.train.batches(3), strict=True):
-        assert torch.equal(xc, xm) and torch.equal(yc, ym)
+    for c, m in zip(cached.train.batches(3), memory.train.batches(3), strict=True):
+        assert torch.equal(c.x, m.x) and torch.equal(c.y, m.y) and torch.equal(c.indices, m.indices)
 
 
 def test_second_job_maps_the_file_instead_of_decoding(tree_root, tmp_path, monkeypatch):
@@ -68,8 +69,8 @@ def test_a_seed_reproduces_a_batch_and_each_sample_draws_its_own_crop(tmp_path):
         shutil.copy(root / "train" / "a" / "0.jpg", root / "train" / "a" / f"{i}.jpg")
     write_jpeg(root / "val" / "a" / "0.jpg", 1)
     cfg = config(root, tmp_path / "c", batch_size=8)
-    (x1, _), (x2, _) = (next(iter(build_data(cfg, seed=5, device=CPU).train.batches(0))) for _ in range(2))
-    other, _ = next(iter(build_data(cfg, seed=6, device=CPU).train.batches(0)))
+    x1, x2 = (next(iter(build_data(cfg, seed=5, device=CPU).train.batches(0))).x for _ in range(2))
+    other = next(iter(build_data(cfg, seed=6, device=CPU).train.batches(0))).x
     assert torch.equal(x1, x2) and not torch.equal(x1, other)
     distinct = {tuple(sample.flatten()[:64].tolist()) for sample in x1}
     assert len(distinct) == 8
