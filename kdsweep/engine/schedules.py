@@ -174,8 +174,11 @@ def _multistep(opts: MultistepOptions, *, epochs: int, iters_per_epoch: int, whe
 def _cosine(opts: CosineOptions, *, epochs: int, iters_per_epoch: int, where: str) -> Factor:
     """004's cosine after a per-iteration linear warm-up, or 002's per-iteration cosine.
 
-    Warm-up: for the first `warmup_epochs` W epochs, per iteration, linear from
-    `warmup_start` at iteration 0 towards 1 (it reaches 1 where the warm-up ends).
+    Warm-up (004's `warmup_lr_scheduler`): for the first `warmup_epochs` W epochs, per
+    iteration, linear from `warmup_start` at iteration 0 to 1 at iteration N*W - 1 (N
+    iterations per epoch): factor = start + (1 - start) * it / (N*W - 1). So the last
+    warm-up iteration already runs at the full lr, as in 004 (it sets warmup_iters =
+    len(loader) * W - 1); a warm-up of a single iteration is no warm-up at all.
 
     `per: epoch` (004): for epoch e >= W (0-based),
         factor = ((1 + cos((e - W) * pi / (epochs - W))) / 2) * (1 - floor) + floor,
@@ -198,8 +201,10 @@ def _cosine(opts: CosineOptions, *, epochs: int, iters_per_epoch: int, where: st
     cos_len = max(epochs - warmup if per == "epoch" else (epochs - warmup) * iters_per_epoch, 1)
 
     def factor(it: int, base_lr: float | None = None) -> float:
+        if it < warm_its - 1:
+            return start + (1.0 - start) * it / (warm_its - 1)
         if it < warm_its:
-            return start + (1.0 - start) * it / warm_its
+            return 1.0
         k = it // iters_per_epoch - warmup if per == "epoch" else it - warm_its
         return ((1.0 + math.cos(k * math.pi / cos_len)) / 2.0) * (1.0 - floor) + floor
 

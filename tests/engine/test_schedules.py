@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -55,17 +57,20 @@ def test_004_cosine_hand_values():
 
 
 def test_004_warmup_is_linear_per_iteration_from_0001():
+    # 004: warmup_iters = N * W - 1, so the factor reaches 1 at the warm-up's last iteration
     f = lambda it: lr_factor(COS_004, it, epochs=100, iters_per_epoch=IPE)  # noqa: E731
     assert f(0) == pytest.approx(0.001)
-    assert f(5) == pytest.approx(0.001 + 0.999 * 0.5)
-    assert f(9) == pytest.approx(0.001 + 0.999 * 0.9)
+    assert f(3) == pytest.approx(0.001 + 0.999 * 3 / 9)
+    assert f(8) == pytest.approx(0.001 + 0.999 * 8 / 9)
+    assert f(9) == 1.0
     assert [f(i) for i in range(IPE)] == sorted(f(i) for i in range(IPE))
 
 
 def test_004_three_warmup_epochs():
     cfg = {**COS_004, "warmup_epochs": 3}
     f = lambda it: lr_factor(cfg, it, epochs=100, iters_per_epoch=IPE)  # noqa: E731
-    assert f(15) == pytest.approx(0.001 + 0.999 * 15 / 30)
+    assert f(15) == pytest.approx(0.001 + 0.999 * 15 / 29)
+    assert f(3 * IPE - 1) == 1.0
     assert f(3 * IPE) == pytest.approx(1.0)
     assert f(40 * IPE) == pytest.approx(ref_004(40, 100, 3))
 
@@ -206,4 +211,26 @@ def test_a_run_shorter_than_its_warm_up_warms_up_throughout():
     cfg = {"name": "cosine", "warmup_epochs": 3, "warmup_start": 0.001, "floor": 0.0, "per": "epoch"}
     factors = [lr_factor(cfg, it, epochs=1, iters_per_epoch=10) for it in range(10)]
     assert factors[0] == pytest.approx(0.001)
-    assert factors == sorted(factors) and factors[-1] == pytest.approx(0.001 + 0.999 * 9 / 10)
+    assert factors == sorted(factors) and factors[-2] == pytest.approx(0.001 + 0.999 * 8 / 9)
+    assert factors[-1] == 1.0
+
+
+GOLDEN_004 = Path(__file__).parents[1] / "golden" / "lr_004_warmup_cosine.json"
+
+
+@pytest.mark.parametrize("curve", json.loads(GOLDEN_004.read_text())["curves"],
+                         ids=lambda c: f"N{c['iters_per_epoch']}-W{c['warmup_epochs']}-E{c['epochs']}")
+def test_004_lr_curve_equals_the_original_scheduler_per_iteration(curve):
+    """Golden file made once, outside the project, by running 004's own code
+    (wangziren1/knowledge_distill_on_mini-imagenet @ f3abf1a, kd.py: its `warmup_lr_scheduler`
+    and its cosine `LambdaLR`, built in kd.py's order on one SGD optimiser with lr 0.1,
+    lrf 1e-4, warm-up factor 1/1000) inside kd.py's loop structure: the warm-up stepped
+    after every iteration of the first W epochs, the cosine after every later epoch. It
+    records the lr each `optimizer.step()` used, for N iterations per epoch."""
+    golden = json.loads(GOLDEN_004.read_text())
+    n, w, epochs = curve["iters_per_epoch"], curve["warmup_epochs"], curve["epochs"]
+    cfg = {"name": "cosine", "warmup_epochs": w, "warmup_start": golden["warmup_start"],
+           "floor": golden["floor"], "per": "epoch"}
+    ours = lrs_per_iteration(cfg, lr=golden["base_lr"], epochs=epochs, ipe=n)
+    assert len(ours) == len(curve["lr"])
+    assert max(abs(a - b) for a, b in zip(ours, curve["lr"], strict=True)) < 1e-12
