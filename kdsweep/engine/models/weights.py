@@ -10,12 +10,13 @@ state dict, or a dict holding it under "model" or "state_dict". The prefixes tha
 `DataParallel` ("module.") and `torch.compile` ("_orig_mod.") add are stripped. A model
 that knows another code base's names for its tensors (the CIFAR EfficientNets read 000 / 001's
 original checkpoints) has a `translate_state_dict(state) -> state` method, applied before
-matching, so such a file loads as a teacher or `init` checkpoint unchanged.
+matching, so such a file loads as a teacher or `init` checkpoint unchanged (002's
+MobileNets-M and the Food-11 course's student rename through `rename_all`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
@@ -24,6 +25,13 @@ from torch import nn
 from kdsweep.errors import UserError, did_you_mean
 
 _PREFIXES = ("module.", "_orig_mod.")
+
+
+def rename_all(state: dict[str, torch.Tensor], rename: Callable[[str], str | None]) -> dict[str, torch.Tensor]:
+    """`state` with every name renamed, or `state` itself unless `rename` knows every name
+    (None: not one of its names), so a file already in kdsweep's names passes as is."""
+    renamed = {rename(k): v for k, v in state.items()}
+    return renamed if None not in renamed and len(renamed) == len(state) else state
 
 
 def read_state_dict(path: str | Path, *, where: str) -> dict[str, torch.Tensor]:
