@@ -10,7 +10,7 @@ from collections.abc import Iterable
 EPOCH_METRICS = ("train_loss", "train_acc1", "val_loss", "val_acc1", "val_acc5", "lr", "epoch_s", "images_per_s")
 LOSS_TERM_PREFIX = "train_loss_"
 # Once per run, at its end; the profile of the student's model (engine/profile.py), whatever the training did.
-PROFILE_METRICS = ("params", "flops", "madds", "micronet_score")
+PROFILE_METRICS = ("params", "flops", "madds", "micronet_ops", "micronet_score")
 SUMMARY_METRICS = ("best_val_acc1", "best_epoch", "final_val_acc1", "train_val_gap", *PROFILE_METRICS)
 
 

@@ -1,24 +1,19 @@
 """Parameter and operation counts, and the MicroNet score of write-up 001.
 
-Operations are counted by torch itself (`torch.utils.flop_counter.FlopCounterMode`) on one
-forward pass of a single image. torch counts the matrix work only (convolutions, linear
-layers, matmuls) and reports FLOPs = 2 x multiply-accumulates; so here
-  flops = torch's count, madds = torch's count / 2 (multiply-adds, one per MAC).
+Two operation counts, side by side:
+- torch's (`torch.utils.flop_counter.FlopCounterMode`, one forward of a single image): the
+  matrix work only (convolutions, linear layers, matmuls), FLOPs = 2 x multiply-accumulates;
+  so flops = torch's count, madds = torch's count / 2.
+- 001's (`micronet_ops.py`): the rules of torchscope, the counter 001 ran, which also prices
+  batch norm, Swish, sigmoid, pooling and the cosine head, a multiply being half an
+  operation. It gives 001's numbers exactly: efficientnet_ex with the cosine head (100
+  classes, 32x32) 382,885,052 ops, exx 353,361,693.
 
 MicroNet score (001): (0.5 * params) / 36.5e6 + ops / 10.49e9, parameters counted as 16-bit
-(hence 0.5) and ops counting a multiply as half an operation and an add as one: a
-multiply-add is 1.5 ops, so ops = 1.5 * madds here.
-
-Against 001's printed numbers for efficientnet_ex (with the cosine head, 100 classes,
-32x32): the parameter count is exact (2,793,064). 001's torchscope reports 382,885,052 ops
-(multiply = 1/2) and 512,835,116 (multiply = 1), i.e. 259.9M multiplies and 252.9M adds;
-torchscope also counts batch-norm, Swish, sigmoid, the SE gating multiply, pooling and the
-residual adds. torch counts 245,569,280 MACs here (001's "Total FLOPs" line, its
-own MAC-like count, says 251,891,224), so our ops = 368,353,920: 14,531,132
-(3.8%) fewer than 001's, and the score is 0.073376 against 001's 0.074762. For exx:
-226,296,896 MACs, ops 339,445,344, 13,916,349 (3.9%) below 001's 353,361,693; score 0.065491
-against 0.066818. (000's "FLOPs" column is MACs too: B0 0.37G here vs "0.38G", B3 0.95G vs
-"0.97G".)
+(hence 0.5), ops by 001's rules: ex 0.0747612 (printed 0.074761; 001 printed 0.074762), exx
+0.066818. The score from torch's matrix-only count (1.5 ops per multiply-add, so 368,353,920
+ops for ex: 3.8% fewer) would be 0.073376. Parameters: ex 2,793,064, exx 2,418,650, exact.
+(000's "FLOPs" column is MACs: B0 0.37G here vs "0.38G", B3 0.95G vs "0.97G".)
 """
 
 from __future__ import annotations
@@ -26,6 +21,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from kdsweep.engine.micronet_ops import micronet_ops
 
 MICRONET_PARAMS = 36.5e6  # WideResNet-28-10, the challenge's CIFAR-100 baseline
 MICRONET_OPS = 10.49e9
@@ -52,22 +49,24 @@ def count_flops(model: nn.Module, input_size: int, in_channels: int = 3) -> int:
     return int(counter.get_total_flops())
 
 
-def micronet_score(params: int, madds: float) -> float:
-    """001's score: 16-bit parameters, a multiply counted as half an operation (1.5 ops per MAC)."""
-    return (0.5 * params) / MICRONET_PARAMS + (1.5 * madds) / MICRONET_OPS
+def micronet_score(params: int, ops: float) -> float:
+    """001's score: 16-bit parameters, and `ops` counted by 001's rules (a multiply is half)."""
+    return (0.5 * params) / MICRONET_PARAMS + ops / MICRONET_OPS
 
 
 def profile_model(model: nn.Module, input_size: int, in_channels: int = 3) -> dict[str, float | int]:
-    """params, trainable_params, flops, madds and micronet_score of `model` at this input size."""
+    """params, trainable_params, flops and madds (torch, matrix work only), micronet_ops (001's
+    rules) and micronet_score of `model` at this input size."""
     params, trainable = count_params(model)
     flops = count_flops(model, input_size, in_channels)
-    madds = flops // 2
+    ops = sum(micronet_ops(model, input_size, in_channels).values())
     return {
         "params": params,
         "trainable_params": trainable,
         "flops": flops,
-        "madds": madds,
-        "micronet_score": micronet_score(params, madds),
+        "madds": flops // 2,
+        "micronet_ops": ops,
+        "micronet_score": micronet_score(params, ops),
     }
 
 
@@ -94,13 +93,17 @@ def print_profile(arch: str, *, num_classes: int = 100, input_size: int = 32, he
     rows = [
         ("params", out["params"]),
         ("trainable params", out["trainable_params"]),
-        ("FLOPs (2 x MACs)", out["flops"]),
-        ("MAdds", out["madds"]),
-        ("MicroNet ops (mul = 1/2)", int(1.5 * out["madds"])),
+        ("FLOPs (torch, 2 x MACs)", out["flops"]),
+        ("MAdds (torch)", out["madds"]),
+        ("ops, torch matrix-only", 1.5 * out["madds"]),
+        ("ops, 001's rules", out["micronet_ops"]),
     ]
+    print("  torch counts convolutions, linears and matmuls; 001's rules (torchscope, a multiply = 1/2)")
+    print("  also count batch norm, activations, pooling and the cosine head")
     for label, value in rows:
-        print(f"  {label:<26}{value:>16,}  {format_count(value):>7}")
-    print(f"  {'MicroNet score':<26}{out['micronet_score']:>16.6f}")
+        shown = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+        print(f"  {label:<26}{shown:>16}  {format_count(value):>7}")
+    print(f"  {'MicroNet score (001)':<26}{out['micronet_score']:>16.6f}")
     if bench_batch is not None:
         print_timings(model, batch_size=bench_batch, input_size=input_size, in_channels=in_channels,
                       num_classes=num_classes, device=device)

@@ -11,7 +11,7 @@ before this was checked (same count, a different network).
 `dwpw_student`: a 3x3 stem conv, then depthwise (3x3) + pointwise (1x1) blocks, each conv
 followed by BN and LeakyReLU(0.01), global average pooling and a Linear. `channels` sets the
 widths (stem, then one block per further entry) and `strides` the stride of each block's
-depthwise conv (default 2 everywhere, so 224 inputs end at 7x7). The default
+depthwise conv (default 2 everywhere: 224 inputs end at 14x14 after the stride-2 stem). The default
 [32, 64, 128, 256] has 50,827 parameters with 11 classes.
 
 Names (for hint / layer-wise alignment hooks): `features.0` .. `features.N` (one stage per
