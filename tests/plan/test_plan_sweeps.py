@@ -335,7 +335,7 @@ def check_mobilenet_caltech_kd(plan):
     assert c["schedule"] == {"name": "warm_restarts", "T_0": 20, "T_mult": 2, "eta_min": pytest.approx(9e-6)}
     assert c["student"]["arch"] == "mobilenet_v2" and c["teacher"] is None and set(c["loss"]) == {"ce"}
     c = finetune.config
-    assert c["data"]["name"] == "caltech101" and c["epochs"] == 30 and c["student"]["freeze"] == ["features"]
+    assert c["data"]["name"] == "caltech101" and c["epochs"] == 30 and c["student"]["freeze"] == [{"module": "features", "bn": "train"}]
     assert c["student"]["init"]["run"] == "pretrain" and c["student"]["init"]["key"] == pretrain.key
     assert finetune.depends_on == [pretrain.key] and c["teacher"] is None
     assert c["optim"]["name"] == "adamw" and c["optim"]["lr"] == pytest.approx(1e-4)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -111,13 +112,27 @@ def _check_names(model: nn.Module, names: Iterable[str], where: str) -> list[nn.
     return out
 
 
-def freeze(model: nn.Module, names: Iterable[str], *, where: str = "student.freeze") -> None:
-    """Stop training the named modules: no gradients, and (via apply_freeze_mode) no BN updates."""
-    names = list(names)
-    for module in _check_names(model, names, where):
+def _freeze_entry(entry: Any, where: str) -> tuple[str, bool]:
+    """A module name (BN statistics frozen too), or {module: name, bn: eval | train}.
+
+    `bn: train` is 002's fine-tune: only `requires_grad_(False)`, so the frozen backbone's
+    BatchNorm layers still update their running statistics in train mode."""
+    if isinstance(entry, str):
+        return entry, True
+    if isinstance(entry, dict) and isinstance(entry.get("module"), str) and set(entry) <= {"module", "bn"} \
+            and entry.get("bn", "eval") in ("eval", "train"):
+        return entry["module"], entry.get("bn", "eval") == "eval"
+    raise UserError(f"expected a module name or {{module: <name>, bn: eval | train}}, got {entry!r}", where=where)
+
+
+def freeze(model: nn.Module, names: Iterable[Any], *, where: str = "student.freeze") -> None:
+    """Stop training the named modules: no gradients, and (via apply_freeze_mode) no BN
+    updates, unless an entry says `bn: train`."""
+    entries = [_freeze_entry(e, where) for e in names]
+    for module in _check_names(model, [name for name, _ in entries], where):
         for p in module.parameters():
             p.requires_grad_(False)
-    model._kdsweep_frozen = tuple(names)
+    model._kdsweep_frozen = tuple(name for name, bn_eval in entries if bn_eval)
 
 
 def apply_freeze_mode(model: nn.Module, names: Iterable[str] | None = None) -> nn.Module:

@@ -85,6 +85,16 @@ def test_freeze_stops_gradients_and_batchnorm_updates():
     assert not torch.equal(bn_free.running_mean, before_free)
 
 
+def test_freeze_with_bn_train_keeps_updating_statistics_as_002_did():
+    model = build_model({"arch": "digits_student", "freeze": [{"module": "features", "bn": "train"}]}, 10)
+    assert not any(p.requires_grad for p in model.features.parameters())
+    bn = next(m for m in model.features.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    apply_freeze_mode(model.train())
+    assert bn.training  # 002 only stopped gradients: BN statistics still move
+    with pytest.raises(UserError, match=r"student.freeze: expected a module name or \{module"):
+        freeze(_student(), [{"module": "features", "bn": "frozen"}])
+
+
 def test_freeze_unknown_module():
     with pytest.raises(UserError, match=r"student.freeze: no module named 'feature' to freeze; did you mean 'features'"):
         freeze(_student(), ["feature"])
