@@ -3,7 +3,7 @@
 Golden file `tests/golden/models_002_mobilenet.json`, made once outside the project by
 running 002's model_s.py (`mobilenet_s_medium(101)`) and model_v2.py (`MobileNetV2(101)`)
 from Fronik-Lihaotian/knowledgeDistillation @ 7a017bf: kdsweep's seeded model
-(`_golden.seeded_model`) had its state dict copied tensor by tensor, in definition order,
+(`_golden.seeded_model`, BN statistics from an 8x3x96x96 pass) had its state dict copied tensor by tensor, in definition order,
 onto the original's names; the original's eval-mode logits on `seeded_input((2, 3, 96, 96))`
 were saved, with the original's tensor names and the per-tensor |x| sums of the original's
 own initialisation under `torch.manual_seed(0)`. At generation, kdsweep's logits equalled
@@ -18,6 +18,7 @@ from kdsweep.engine.models import build_model, load_weights
 from kdsweep.engine.models.mobilenets_m import OverlapGroupConv, overlap_chunks
 
 GOLDEN = read_golden("models_002_mobilenet.json")
+CALIBRATE = (8, 3, 96, 96)  # the BN-statistics pass of `seeded_model`, as at generation
 BUILD = {
     "mobilenets_m": lambda: build_model({"arch": "mobilenets_m"}, 101),
     "mobilenet_v2": lambda: build_model({"arch": "mobilenet_v2"}, 101),  # 002's teacher is torchvision's
@@ -53,7 +54,7 @@ def test_size_and_layout_are_002s():
 
 @pytest.mark.parametrize("arch", BUILD)
 def test_eval_logits_equal_002s_original_on_the_same_weights(arch):
-    model = seeded_model(BUILD[arch])
+    model = seeded_model(BUILD[arch], CALIBRATE)
     with torch.no_grad():
         logits = model(seeded_input(tuple(GOLDEN["input"])))
     assert (logits - torch.tensor(GOLDEN[arch]["logits"])).abs().max().item() < 1e-4
@@ -73,7 +74,7 @@ def test_teacher_names_are_002s_so_its_checkpoints_load_as_they_are():
 
 def test_a_002_checkpoint_loads_through_the_original_layout(tmp_path):
     """A state dict under 002's own names (model_s.py) loads into kdsweep's model, teacher-strict."""
-    source = seeded_model(BUILD["mobilenets_m"])
+    source = seeded_model(BUILD["mobilenets_m"], CALIBRATE)
     original_names = GOLDEN["mobilenets_m"]["original_keys"]
     assert names_digest(original_names) == GOLDEN["mobilenets_m"]["original_keys_sha1"]
     state = dict(zip(original_names, source.state_dict().values(), strict=True))  # same definition order
