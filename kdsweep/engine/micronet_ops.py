@@ -29,6 +29,12 @@ model groups its layers. Work on parameters alone (the cosine head normalising i
 matrix) is not counted, as torchscope did not count it. One quirk kept: torchscope prices
 Swish and sigmoid by C * H * H (it assumes square maps); these are the same for the square
 inputs counted here. On 001's ex / exx this gives torchscope's 382,885,052 and 353,361,693.
+
+Where a model does this work in functions or with torch's own `nn.SiLU`, torchscope itself
+would have priced it 0 (it sees modules only, and only 001's `Swish` class); the rules are
+applied here regardless: on torchvision's resnet18 the two counts agree exactly, on
+mobilenet_v2 / shufflenet_v2 this count adds their functional global pool (5,120 / 4,096
+ops at 64x64), on mobilenets_m its SiLUs.
 """
 
 from __future__ import annotations
