@@ -67,7 +67,7 @@ def _course_keys(key: str) -> str | None:
     if head != "cnn":
         return None
     index, _, leaf = rest.partition(".")
-    where = {0: "0.0", 1: "0.1", 3: "1.0", 4: "1.1", 7: "2.0", 8: "2.1", 11: "3.0", 12: "3.1"}.get(int(index))
+    where = {"0": "0.0", "1": "0.1", "3": "1.0", "4": "1.1", "7": "2.0", "8": "2.1", "11": "3.0", "12": "3.1"}.get(index)
     return f"features.{where}.{leaf}" if where else None
 
 
