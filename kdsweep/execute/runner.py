@@ -326,7 +326,7 @@ def _collect(ref: Any, job: Job, uri: str) -> dict[str, dict]:
     """A job's per-run results; a job that died for good (retries spent) fails its runs."""
     import ray
 
-    from kdsweep.tracking.sweep import mark_run
+    from kdsweep.tracking.marking import mark_run
 
     try:
         return ray.get(ref)

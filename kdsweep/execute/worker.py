@@ -132,7 +132,7 @@ def run_job(job: dict, *dep_results: dict, uri: str, board: Any = None, threads:
     epoch whether the search's pruner stopped that run (execute/search.py).
     """
     from kdsweep.tracking.logger import MlflowRunLogger
-    from kdsweep.tracking.sweep import mark_run
+    from kdsweep.tracking.marking import mark_run
 
     deps: dict[str, dict] = {}
     for result in dep_results:

@@ -30,8 +30,8 @@ from kdsweep.tracking.names import (
     TAG_RUN_KEY,
     TAG_STATUS,
 )
+from kdsweep.tracking.search import search_all
 from kdsweep.tracking.store import open_client, with_retry
-from kdsweep.tracking.sweep import search_all
 
 # The `status` column holds display words (RunStatus.word): what a cell says for a run that
 # has no number (yet). Tags carry the upper-case names.

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from kdsweep.status import RunStatus
 from kdsweep.tracking import names
+from kdsweep.tracking.limits import MAX_TAG_VALUE, clip, safe_key
 from kdsweep.tracking.store import open_client, quiet_mlflow_logging, with_retry
-from kdsweep.tracking.sweep import MAX_TAG_VALUE, clip, safe_key
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

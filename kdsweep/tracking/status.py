@@ -16,8 +16,8 @@ import pandas as pd
 
 from kdsweep.plan.build import Plan
 from kdsweep.status import RunStatus
+from kdsweep.tracking.search import RunInfo, children_by_key, find_experiment_id
 from kdsweep.tracking.store import check_store, open_client, resolve_tracking_uri, sqlite_path
-from kdsweep.tracking.sweep import RunInfo, children_by_key, find_experiment_id
 
 NOT_STARTED = "not started"
 STATES = (RunStatus.FINISHED, RunStatus.PRUNED, RunStatus.RUNNING, RunStatus.PENDING, RunStatus.FAILED,

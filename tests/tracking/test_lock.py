@@ -14,12 +14,13 @@ import pytest
 
 from kdsweep.errors import UserError
 from kdsweep.tracking import names
-from kdsweep.tracking.sweep import SweepTracker, _SweepLock
+from kdsweep.tracking.lock import SweepLock
+from kdsweep.tracking.sweep import SweepTracker
 
 
 @pytest.fixture(autouse=True)
 def quick_confirm(monkeypatch):
-    monkeypatch.setattr(_SweepLock, "CONFIRM_S", 0.05)
+    monkeypatch.setattr(SweepLock, "CONFIRM_S", 0.05)
 
 
 @pytest.fixture

@@ -10,8 +10,10 @@ import yaml
 from kdsweep.errors import UserError
 from kdsweep.spec.dotted import flatten
 from kdsweep.tracking import names
+from kdsweep.tracking.limits import config_params
 from kdsweep.tracking.logger import MlflowRunLogger
-from kdsweep.tracking.sweep import SweepTracker, config_params, mark_run
+from kdsweep.tracking.marking import mark_run
+from kdsweep.tracking.sweep import SweepTracker
 
 
 def _download_text(client, run_id: str, path: str, tmp_path) -> str:
