@@ -17,11 +17,17 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
                    help="override a base value, parsed as YAML (repeatable): -o epochs=1 -o data.root=/data")
 
 
+def _warn(plan) -> None:  # noqa: ANN001 - a Plan (not imported here: `kdsweep --help` stays fast)
+    for line in plan.warnings:
+        print(f"kdsweep: warning: {line}", file=sys.stderr)
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     from kdsweep.plan import plan_sweep
     from kdsweep.plan.render import print_plan
 
     plan = plan_sweep(args.sweep, args.override, fuse=not args.no_fuse)
+    _warn(plan)
     if args.estimate:  # measures on this machine: torch, the engine and MLflow load only here
         from kdsweep.execute.estimate import print_estimate
 
@@ -40,6 +46,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from kdsweep.plan import plan_sweep
 
     plan = plan_sweep(args.sweep, args.override, fuse=not args.no_fuse)
+    _warn(plan)
     opts = RunOptions(tracking_uri=args.tracking_uri, address=args.address, gpus=args.gpus,
                       jobs_per_gpu=args.jobs_per_gpu, cpu_workers=args.cpu_workers, cpu=args.cpu,
                       rerun=args.rerun, retries=args.retries, checkpoint_dir=args.checkpoint_dir,

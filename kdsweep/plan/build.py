@@ -54,6 +54,7 @@ class Plan:
     runs: list[PlannedRun]  # stages first (dependencies before dependants), then sweep points
     axes: list[str]
     stages: dict[str, PlannedRun] = field(default_factory=dict)  # stage name -> its run (a search's trials need it)
+    warnings: list[str] = field(default_factory=list)  # one line each: legal but probably not meant
 
     @property
     def by_key(self) -> dict[str, PlannedRun]:
@@ -156,8 +157,19 @@ def _stage_order(sweep: Sweep) -> list[str]:
     return order
 
 
+def _check_teacher_stage(raw: dict, where: str, stage_names: list[str]) -> None:
+    """A `teacher: {run: ...}` must name a stage even when no loss term uses the teacher (which
+    resolving then drops): a typo there is a mistake today and a wrong teacher tomorrow."""
+    teacher = raw.get("teacher")
+    if isinstance(teacher, dict) and teacher.get("run") is not None:
+        message = _unknown_stage(teacher["run"], stage_names)
+        if message:
+            raise UserError(message, where=f"{where}: teacher.run")
+
+
 def _resolve(raw: dict, where: str, stage_runs: dict[str, PlannedRun], stage_names: list[str],
              layers: list[Layer]) -> dict:
+    _check_teacher_stage(raw, where, stage_names)
     try:
         config = resolve_run_config(raw)
     except UserError as exc:  # named where the user wrote the key (base, -o, the stage or point)
@@ -205,10 +217,16 @@ def group_signature(config: dict) -> str:
     return digest(shared_part(config), 12)
 
 
+def _unused_teacher(raw: dict, config: dict) -> bool:
+    """The run was given a teacher that none of its loss terms uses (resolving dropped it)."""
+    return bool(raw.get("teacher")) and not config.get("teacher")
+
+
 def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
     stage_runs: dict[str, PlannedRun] = {}
     runs: list[PlannedRun] = []
     seen: dict[str, PlannedRun] = {}
+    warnings: list[str] = []
     order = _stage_order(sweep)
     inherited = merge_stage(sweep.base, {})
     for name in order:
@@ -219,6 +237,9 @@ def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
         layers = [Layer("base", tree=inherited), Layer(f"stages.{name}", tree=sweep.stages[name]),
                   Layer("-o", keys=tuple(stage_overrides))]
         config = _resolve(raw, f"stages.{name}", stage_runs, order, layers)
+        if _unused_teacher(raw, config):
+            warnings.append(f"{sweep.path}: stages.{name}.teacher: no loss term of this stage uses the teacher, "
+                            f"so it is ignored; add a distillation term (e.g. loss.kd) or remove `teacher:`")
         key = run_key(config)
         if key in seen:  # two stages that train the same thing are one run
             stage_runs[name] = seen[key]
@@ -233,6 +254,7 @@ def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
     search_only = sweep.search is not None and not (sweep.grid or sweep.zips or sweep.points)
     axes = [] if search_only else axis_names(sweep)
     points = [] if search_only else expand_points(sweep)
+    given = used = 0  # points with a teacher, points whose loss terms use it
     for i, point in enumerate(points):
         # Name parts in one order in every run (an explicit point may list its keys in another).
         point = {k: point[k] for k in sorted(point, key=lambda k: axes.index(k) if k in axes else len(axes))}
@@ -241,7 +263,10 @@ def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
             where = f"points[{i}]"
         layers = [Layer("base", tree=sweep.base), Layer("-o", keys=tuple(sweep.overrides)),
                   Layer(where, keys=tuple(point))]
-        config = _resolve(_apply(sweep.base, point), where, stage_runs, order, layers)
+        raw = _apply(sweep.base, point)
+        config = _resolve(raw, where, stage_runs, order, layers)
+        given += bool(raw.get("teacher"))
+        used += bool(config.get("teacher"))
         key = run_key(config)
         if key in seen:  # the same run named twice (or equal to a stage) is planned once
             if not seen[key].point and point:
@@ -253,8 +278,11 @@ def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
         seen[key] = run
         runs.append(run)
 
+    if given and not used:  # a baseline point without KD beside KD points is intended; none using it is not
+        warnings.append(f"{sweep.path}: teacher: no loss term of any run uses the teacher, so it is ignored; "
+                        f"add a distillation term (e.g. loss.kd) or remove `teacher:`")
     _assign_groups(runs, fuse=fuse)
-    return Plan(sweep=sweep, runs=runs, axes=axes, stages=stage_runs)
+    return Plan(sweep=sweep, runs=runs, axes=axes, stages=stage_runs, warnings=warnings)
 
 
 def _assign_groups(runs: list[PlannedRun], *, fuse: bool) -> None:

@@ -162,3 +162,40 @@ def test_overrides_reach_stages_but_not_their_teacher_or_kd(tmp_path):
     assert stage.config["epochs"] == 1 and stage.config["data"]["name"] == "fake"
     assert "kd" not in stage.config["loss"] and stage.config["teacher"] is None
     assert student.config["epochs"] == 1 and student.config["loss"]["kd"]["T"] == 2
+
+
+CE_ONLY = """\
+name: ce
+base:
+  epochs: 1
+  data: {name: digits}
+  student: {arch: digits_student}
+  teacher: {run: nope}
+"""
+
+
+def test_unknown_teacher_stage_is_an_error_even_when_no_loss_term_uses_it(write_yaml, cli):
+    """`teacher: {run: nope}` with CE only used to be dropped silently (plan and run exit 0)."""
+    path = write_yaml(CE_ONLY)
+    rc, out, err = cli("plan", path)
+    assert rc == 2 and out == ""
+    assert err.count("\n") == 1 and str(path) in err and "teacher.run" in err
+    assert "unknown stage 'nope': this sweep declares no `stages:`" in err
+    # ... in a grid point too, and with stages declared (the message offers the known names)
+    path = write_yaml(CE_ONLY.replace("{run: nope}", "{run: big}")
+                      + "stages: {big: {student: {arch: digits_teacher}}}\ngrid: {teacher.run: [big, bgi]}\n")
+    rc, _, err = cli("plan", path)
+    assert rc == 2 and "unknown stage 'bgi'" in err and "big" in err and err.count("\n") == 1
+
+
+def test_teacher_that_no_loss_term_uses_is_a_warning(write_yaml, cli):
+    path = write_yaml(CE_ONLY.replace("{run: nope}", "{run: big}") + "stages: {big: {student: {arch: digits_teacher}}}\n")
+    rc, out, err = cli("plan", path)
+    assert rc == 0 and "big" in out
+    assert err.startswith("kdsweep: warning: ") and "no loss term of any run uses the teacher" in err
+    assert err.count("\n") == 1
+    # A no-KD baseline beside KD points is a normal sweep: no warning.
+    path = write_yaml(CE_ONLY.replace("{run: nope}", "{run: big}") + "  loss: {kd: {T: 4, alpha: 0.9}}\n"
+                      "stages: {big: {student: {arch: digits_teacher}}}\ngrid: {loss.kd.T: [2, 4]}\npoints: [{loss.kd: null}]\n")
+    rc, _, err = cli("plan", path)
+    assert rc == 0 and err == ""
