@@ -30,3 +30,13 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
         return "did you mean " + " or ".join(repr(c) for c in close) + "?"
     shown = ", ".join(known[:40]) + (", ..." if len(known) > 40 else "")
     return f"known: {shown}"
+
+
+class StopRun(Exception):  # noqa: N818 - a signal to stop, not a failure of the run
+    """Raised by a run's logger when the run must stop now and write nothing more.
+
+    Two causes: another driver took the sweep over (this job is fenced: it must neither log
+    nor save the epoch it was training), or the tracking store has not answered for longer
+    than the outage allowance. Either way the run keeps its last finished epoch in last.pt
+    and the next `kdsweep run` resumes it; the message says why, on one line.
+    """

@@ -16,7 +16,16 @@ from kdsweep.status import RunStatus
 
 class RunLogger(Protocol):
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        """Metrics at an epoch (`step` = epoch, 1-based) or, with step None, the run's summary."""
+        """Metrics at an epoch (`step` = epoch, 1-based) or, with step None, the run's summary.
+
+        Exactly once: a metric already recorded at that step is not recorded again. The engine
+        relies on it: a resumed run replays its checkpoint's history, and the logger keeps
+        only what it does not hold yet (a process killed after writing last.pt but before
+        logging the epoch loses nothing, and logs nothing twice)."""
+
+    def guard(self) -> None:
+        """Raise `kdsweep.errors.StopRun` when this process may no longer write for the run
+        (another driver took the sweep over). Called before each epoch's last.pt is saved."""
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         """A file worth keeping with the run (best checkpoint, learning curve, resolved config)."""
@@ -38,8 +47,11 @@ class MemoryLogger:
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         if step is None:
             self.summary.update(metrics)
-        else:
+        elif all(row["epoch"] != step for row in self.epochs):  # exactly once per step
             self.epochs.append({"epoch": step, **metrics})
+
+    def guard(self) -> None:
+        """Never fenced: nothing else writes for a memory logger's run."""
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         self.artifacts.append((str(path), artifact_path))

@@ -13,9 +13,14 @@ student in turn (student.py). The result is exactly what each run gives alone:
 
 Each run writes `last.pt` after every epoch and resumes from it (checkpoint.py), logs
 through its `RunLogger`, and ends FINISHED (also after an early stop, with the reason),
-FAILED (diverged, or a teacher / config the engine cannot use), KILLED (`should_stop`) or
+FAILED (diverged, or a teacher / config the engine cannot use), KILLED (`should_stop`, or
+its logger raised `StopRun`: fenced by another driver, or the store gone too long) or
 PRUNED (`prune`, asked once per run after each epoch: a search's pruner stopped it; the others
 in the group go on).
+
+Exactly once: an epoch's last.pt is written before its metrics are logged, and a resumed
+run replays its checkpoint's history through the logger, which keeps only what it lacks.
+A process killed at any moment therefore ends, after resuming, with one point per epoch.
 
 Per-epoch metrics (step = epoch, 1-based; accuracies in percent): train_loss and
 train_loss_<term> (weighted terms, sample means over the epoch, as trained: train mode,
@@ -28,6 +33,8 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
+import signal
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -46,12 +53,17 @@ from kdsweep.engine.logger import RunLogger
 from kdsweep.engine.losses import build_losses
 from kdsweep.engine.models import build_model, load_weights
 from kdsweep.engine.student import Student, TeacherOutput, build_student
-from kdsweep.errors import UserError
+from kdsweep.errors import StopRun, UserError
 from kdsweep.metric_names import PROFILE_METRICS
 from kdsweep.spec.groups import first_difference
 from kdsweep.status import RunStatus
 
 log = logging.getLogger(__name__)
+
+# Fault injection for the reliability tests (tests/execute/test_faults.py): the process kills
+# itself with SIGKILL after writing epoch N's last.pt and before logging epoch N.
+FAULT_KILL_AFTER_SAVE = "KDSWEEP_FAULT_KILL_AFTER_SAVE"
+
 
 @dataclass
 class RunResult:
@@ -113,6 +125,12 @@ def train_group(
         run.logger.set_status(RunStatus.RUNNING)
     try:
         _Group(runs, device, should_stop, prune).train()
+    except StopRun as e:
+        # Fenced, or the store is gone: write nothing more (not even a status); last.pt resumes.
+        reason = str(e).splitlines()[0][:300]
+        for run in runs:
+            if run.result is None:
+                run.result = _result(run, RunStatus.KILLED, reason, {})
     except Exception as e:
         # A bug, not a user error: every run still open records why, then the traceback goes on.
         reason = f"{type(e).__name__}: {e}".splitlines()[0][:300]
@@ -225,6 +243,9 @@ class _Group:
                 log.info("%s: resuming after epoch %d", run.workdir, run.student.epoch)
         except UserError as e:
             self._finish(run, RunStatus.FAILED, str(e))
+            return
+        for row in run.student.history:  # what an earlier process saved but may not have logged
+            run.logger.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
 
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
@@ -298,12 +319,15 @@ class _Group:
         """Metrics to the logger, best.pt when improved, last.pt always; an early stop ends the run."""
         s = run.student
         metrics = s.end_epoch(epoch, epoch_s=epoch_s, train_s=train_s)
+        run.logger.guard()  # a fenced job (another driver took over) must not write this epoch
         if s.improved_at(epoch):
             checkpoint.save_best(run.workdir, checkpoint.cpu_state_dict(s.model))
-        # Log before saving: a process killed in between re-logs this epoch on resume (the same
-        # values at the same step) instead of never logging it.
-        run.logger.log_metrics(metrics, step=epoch)
+        # Save before logging: a process killed in between logs this epoch from last.pt's
+        # history on resume (see _build_student), so it is logged exactly once.
         checkpoint.save_last(run.workdir, s.state_dict())
+        if os.environ.get(FAULT_KILL_AFTER_SAVE) == str(epoch):
+            os.kill(os.getpid(), signal.SIGKILL)
+        run.logger.log_metrics(metrics, step=epoch)
         if s.stop_reason:
             self._finish(run, RunStatus.FINISHED, s.stop_reason)
         elif self.prune is not None:

@@ -15,7 +15,7 @@ from _train_helpers import (  # noqa: F401  (restore_threads is an autouse fixtu
     teacher_checkpoint,
 )
 
-from kdsweep.engine import RunResult, train_group
+from kdsweep.engine import RunResult, checkpoint, train_group
 from kdsweep.engine.logger import MemoryLogger
 from kdsweep.engine.models import build_model, load_weights
 from kdsweep.metric_names import run_metrics
@@ -114,7 +114,8 @@ def test_resume_after_kill_equals_straight_training(teacher, tmp_path):
     resumed_log = MemoryLogger()
     (resumed,) = train_group([cfg], workdirs=[workdir], loggers=[resumed_log], device="cpu")
     assert resumed.status == "FINISHED"
-    assert [r["epoch"] for r in resumed_log.epochs] == [3]  # only the remaining epoch is logged
+    # The checkpoint's history is replayed (a logger that has it keeps one copy), then epoch 3.
+    assert [r["epoch"] for r in resumed_log.epochs] == [1, 2, 3] and resumed_log.epochs[:2] == log.epochs
     assert epochs_without_timing(resumed.history) == epochs_without_timing(straight.history)
     assert resumed_log.summary["best_val_acc1"] == straight_log.summary["best_val_acc1"]
     a, b = final_weights(workdir), final_weights(straight_dir)
@@ -142,7 +143,7 @@ def test_early_stop_by_patience(teacher, tmp_path):
     # Resuming an early-stopped run trains nothing more.
     again = MemoryLogger()
     (result2,) = train_group([cfg], workdirs=[tmp_path / "run0"], loggers=[again], device="cpu")
-    assert result2.reason == "early stop at epoch 3" and again.epochs == []
+    assert result2.reason == "early stop at epoch 3" and again.epochs == log.epochs  # replayed, not retrained
 
 
 @pytest.mark.parametrize("problem", ["missing", "corrupt", "wrong arch"])
@@ -167,3 +168,42 @@ def test_group_must_share_data_seed_and_teacher(teacher, tmp_path):
         _train([run_config(teacher), run_config(teacher, seed=8)], tmp_path)
     with pytest.raises(ValueError, match="'data'"):
         _train([run_config(teacher), run_config(teacher, **{"data.batch_size": 32})], tmp_path)
+
+
+def test_epoch_saved_but_not_logged_is_logged_on_resume_exactly_once(teacher, tmp_path):
+    """A process that dies after writing epoch 2's last.pt and before logging it: the resumed run
+    logs epoch 2 from the checkpoint's history, and the epochs the logger holds are not repeated."""
+    cfg = run_config(teacher, **{"epochs": 3})
+    log = MemoryLogger()
+    real_save = checkpoint.save_last
+
+    def save_then_die(workdir, state):
+        path = real_save(workdir, state)
+        if state["epoch"] == 2:
+            raise KeyboardInterrupt  # stands in for SIGKILL: nothing after the save runs
+        return path
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(checkpoint, "save_last", save_then_die)
+        with pytest.raises(KeyboardInterrupt):
+            train_group([cfg], workdirs=[tmp_path], loggers=[log], device="cpu")
+    assert [r["epoch"] for r in log.epochs] == [1]  # epoch 2 is saved, not logged
+    (result,) = train_group([cfg], workdirs=[tmp_path], loggers=[log], device="cpu")
+    assert result.status == "FINISHED" and [r["epoch"] for r in log.epochs] == [1, 2, 3]
+    assert [r["epoch"] for r in result.history] == [1, 2, 3]
+
+
+def test_a_fenced_logger_stops_the_group_without_writing(teacher, tmp_path):
+    from kdsweep.errors import StopRun
+
+    class Fenced(MemoryLogger):
+        def guard(self):
+            if len(self.epochs) == 1:
+                raise StopRun("sweep taken over by another driver")
+
+    cfg = run_config(teacher, **{"epochs": 3})
+    log = Fenced()
+    (result,) = train_group([cfg], workdirs=[tmp_path], loggers=[log], device="cpu")
+    assert (result.status, result.reason) == ("KILLED", "sweep taken over by another driver")
+    assert [r["epoch"] for r in log.epochs] == [1] and log.statuses == [("RUNNING", None)]  # no status written
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["epoch"] == 1  # epoch 2 was not saved
