@@ -33,6 +33,9 @@ class Job:
     id: str  # group id
     runs: list[RunTicket]
     depends_on: list[str] = field(default_factory=list)  # run keys needed first (teacher / init stages)
+    # The driver's claim on the sweep (tracking.lock): a job whose driver was taken over stops.
+    parent_run_id: str = ""
+    generation: int = 0
 
     @property
     def keys(self) -> list[str]:
@@ -40,7 +43,8 @@ class Job:
 
     def payload(self) -> dict:
         """Plain data for the worker (picklable, any node)."""
-        return {"id": self.id, "runs": [dict(t.__dict__) for t in self.runs]}
+        return {"id": self.id, "runs": [dict(t.__dict__) for t in self.runs],
+                "parent_run_id": self.parent_run_id, "generation": self.generation}
 
     @property
     def label(self) -> str:

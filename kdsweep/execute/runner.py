@@ -127,9 +127,12 @@ def run_sweep(plan: Plan, opts: RunOptions) -> SweepOutcome:
     tracker = SweepTracker(uri, plan, results_dir=results_dir)
     checkpoint_root = Path(opts.checkpoint_dir or results_dir / "checkpoints").resolve()
 
-    with tracker.lock(force=opts.force):
-        prepared = tracker.prepare(plan.runs, rerun=opts.rerun)
+    with tracker.lock(force=opts.force) as held:
+        prepared = tracker.prepare(plan.runs, rerun=opts.rerun,
+                                   resumable=lambda key: _has_checkpoint(checkpoint_root, plan.sweep.name, key))
         jobs = build_jobs(plan, prepared, checkpoint_root)
+        for job in jobs:  # fencing: these jobs stop if another driver takes the sweep over
+            job.parent_run_id, job.generation = tracker.parent_run_id, held.generation
         if opts.cpu:  # a CPU job on a GPU machine must not pick up a GPU by itself
             for ticket in (t for job in jobs for t in job.runs):
                 ticket.config["device"] = "cpu"
@@ -162,10 +165,38 @@ def run_sweep(plan: Plan, opts: RunOptions) -> SweepOutcome:
                                                 run.key)
                          for run in plan.runs if prepared[run.key].action == "skip"}
         execute = _execute_inline if opts.inline else _execute
-        code = execute(plan, jobs, finished_deps, slots, opts, uri, tracker, console, statuses, reasons, search)
+        stopped: dict[str, str] = {}
+        code = execute(plan, jobs, finished_deps, slots, opts, uri, tracker, console, statuses, reasons, stopped,
+                       search)
         if search is not None:
             console.print(search.summary())
+        if code == EXIT_INTERRUPTED:
+            held.end_status = RunStatus.KILLED
+        elif stopped:
+            held.end_status = RunStatus.KILLED
+            _say_stopped(plan, uri, stopped, reasons, console)
     return SweepOutcome(code, statuses, reasons, uri, slots)
+
+
+def _has_checkpoint(checkpoint_root: Path, sweep: str, key: str) -> bool:
+    from kdsweep.engine.checkpoint import LAST
+    from kdsweep.execute.jobs import workdir_for
+
+    return (workdir_for(checkpoint_root, sweep, key) / LAST).is_file()
+
+
+def _say_stopped(plan: Plan, uri: str, stopped: dict[str, str], reasons: dict[str, str], console: Console) -> None:
+    """One line per cause for runs stopped without failing: their store went away, or another
+    driver took the sweep over. They are KILLED and resume from their last saved epoch."""
+    for kind in sorted(set(stopped.values())):
+        keys = [k for k, v in stopped.items() if v == kind]
+        if kind == "store":
+            detail = reasons.get(keys[0], "").split(" (", 1)[0]
+            console.print(f"kdsweep: {detail}: {len(keys)} run(s) stopped after their last saved epoch; "
+                          f"`kdsweep run {plan.sweep.path}` finishes them once the store answers, nothing is lost")
+        else:
+            console.print(f"kdsweep: another driver took sweep {plan.sweep.name} over (--force): {len(keys)} "
+                          f"run(s) of this one stopped without writing; the other driver trains them")
 
 
 def _cluster_resources() -> dict[str, float]:
@@ -183,7 +214,7 @@ def _finished_dep(run_id: str, uri: str, checkpoint_root: Path, sweep: str, key:
 
 def _execute(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots: Slots, opts: RunOptions,
              uri: str, tracker: Any, console: Console, statuses: dict[str, str], reasons: dict[str, str],
-             search: Any = None) -> int:
+             stopped: dict[str, str], search: Any = None) -> int:
     import ray
 
     from kdsweep.execute.worker import run_job
@@ -236,7 +267,7 @@ def _execute(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots:
             live_view.merge(ray.get(board.snapshot.remote()))
             for ref in done:
                 job = refs.pop(ref)
-                results = _record(_collect(ref, job, uri), statuses, reasons)
+                results = _record(_collect(ref, job, uri), statuses, reasons, stopped)
                 for key, res in results.items():
                     live_view.set_state(key, res["status"], res.get("reason"))
                 if search is not None:
@@ -260,12 +291,12 @@ def _execute(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots:
             live.stop()
         signal.signal(signal.SIGINT, previous)
     console.print(live_view.summary_line())
-    return EXIT_INTERRUPTED if interrupted else _exit_code(plan, statuses, reasons, console)
+    return EXIT_INTERRUPTED if interrupted else _exit_code(plan, statuses, reasons, stopped, console)
 
 
 def _execute_inline(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots: Slots, opts: RunOptions,
                     uri: str, tracker: Any, console: Console, statuses: dict[str, str],
-                    reasons: dict[str, str], search: Any = None) -> int:
+                    reasons: dict[str, str], stopped: dict[str, str], search: Any = None) -> int:
     """The same jobs, in plan order, in this process: a debugger and a traceback see everything."""
     from kdsweep.execute.worker import run_job
 
@@ -284,7 +315,7 @@ def _execute_inline(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict],
             results = run_job(job.payload(), done, uri=uri, threads=opts.threads,
                               system_metrics=opts.system_metrics, retries=opts.retries, train_fn=opts.train_fn,
                               **extra)
-            done.update(_record(results, statuses, reasons))
+            done.update(_record(results, statuses, reasons, stopped))
             if search is not None:
                 search.on_results(results)
             for key, res in results.items():
@@ -293,15 +324,18 @@ def _execute_inline(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict],
     except KeyboardInterrupt:
         _mark_killed(jobs, tracker, statuses)
         return EXIT_INTERRUPTED
-    return _exit_code(plan, statuses, reasons, console)
+    return _exit_code(plan, statuses, reasons, stopped, console)
 
 
-def _record(results: dict[str, dict], statuses: dict[str, str], reasons: dict[str, str]) -> dict[str, dict]:
-    """Keep each run's final status and reason; returns the results for chaining."""
+def _record(results: dict[str, dict], statuses: dict[str, str], reasons: dict[str, str],
+            stopped: dict[str, str]) -> dict[str, dict]:
+    """Keep each run's final status and reason (and why it was stopped); returns the results for chaining."""
     for key, res in results.items():
         statuses[key] = res["status"]
         if res.get("reason"):
             reasons[key] = res["reason"]
+        if res.get("stopped"):
+            stopped[key] = res["stopped"]
     return results
 
 
@@ -310,14 +344,28 @@ def _mark_killed(jobs: list[Job], tracker: Any, statuses: dict[str, str]) -> Non
     for job in jobs:
         for t in job.runs:
             if statuses.get(t.key) not in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.NOT_RUN):
-                tracker.mark(t.run_id, RunStatus.KILLED, reason="interrupted (Ctrl-C)")
+                _quietly(tracker.mark, t.run_id, RunStatus.KILLED, reason="interrupted (Ctrl-C)")
                 statuses[t.key] = RunStatus.KILLED
 
 
-def _exit_code(plan: Plan, statuses: dict[str, str], reasons: dict[str, str], console: Console) -> int:
-    """0 when every run finished (or had finished before), else 1, listing the others with reasons."""
+def _quietly(fn: Any, *args: Any, **kwargs: Any) -> None:
+    """A bookkeeping write from the driver: if the store is away, say so in one line and go on
+    (the run stays unfinished in the store, and the next `kdsweep run` resumes it)."""
+    import logging
+
+    try:
+        fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        logging.getLogger(__name__).warning("could not record a run's end in the store (%s)", text)
+
+
+def _exit_code(plan: Plan, statuses: dict[str, str], reasons: dict[str, str], stopped: dict[str, str],
+               console: Console) -> int:
+    """0 when every run finished (or had finished before), else 1, listing the others with reasons
+    (runs stopped by their store or by a takeover get one line per cause instead: `_say_stopped`)."""
     bad = [k for k, s in statuses.items() if s not in (RunStatus.FINISHED, SKIPPED, RunStatus.PRUNED)]
-    for line in failure_lines([(statuses[k], f"{plan.by_key[k].name} ({k[:8]})", reasons.get(k, "")) for k in bad]):
+    for line in failure_lines([(statuses[k], f"{plan.by_key[k].name} ({k[:8]})", reasons.get(k, "")) for k in bad if k not in stopped]):
         console.print("  " + line, markup=False, highlight=False)
     return EXIT_SOME_FAILED if bad else EXIT_OK
 
@@ -334,6 +382,6 @@ def _collect(ref: Any, job: Job, uri: str) -> dict[str, dict]:
         reason = f"job failed in Ray: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         out = {}
         for t in job.runs:
-            mark_run(uri, t.run_id, RunStatus.FAILED, reason=reason)
+            _quietly(mark_run, uri, t.run_id, RunStatus.FAILED, reason=reason)
             out[t.key] = {"status": RunStatus.FAILED, "reason": reason}
         return out

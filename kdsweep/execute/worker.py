@@ -74,6 +74,9 @@ class ProgressLogger:
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         self.inner.log_artifact(path, artifact_path)
 
+    def guard(self) -> None:
+        self.inner.guard()
+
     def set_status(self, status: str, reason: str | None = None) -> None:
         self.inner.set_status(status, reason)
         # A resumed run starts where its last epoch left off; the live view should say so, not "epoch 0".
@@ -118,6 +121,27 @@ def _missing_dependency(config: dict, deps: dict[str, dict]) -> str | None:
 def run_job(job: dict, *dep_results: dict, uri: str, board: Any = None, threads: int | None = None,
             system_metrics: bool = True, retries: int = 0, train_fn: Any = None,
             prune: Any = None) -> dict[str, dict]:
+    """Train one job's runs (see `_run_job`); a job stopped by its store or by a driver that
+    took the sweep over (StopRun) ends its unfinished runs KILLED, resumable, with `stopped`
+    saying why ("store" or "fenced"), and writes nothing more."""
+    from kdsweep.errors import StopRun
+
+    results: dict[str, dict] = {}
+    try:
+        return _run_job(job, *dep_results, uri=uri, board=board, threads=threads, system_metrics=system_metrics,
+                        retries=retries, train_fn=train_fn, prune=prune, results=results)
+    except StopRun as exc:
+        reason = str(exc).splitlines()[0]
+        kind = "fenced" if "took the sweep over" in reason else "store"
+        for run in job["runs"]:
+            if run["key"] not in results or results[run["key"]]["status"] not in ("FINISHED", "FAILED", "NOT_RUN"):
+                results[run["key"]] = {"workdir": run["workdir"], "run_id": run["run_id"], "uri": uri,
+                                       "status": "KILLED", "reason": reason, "stopped": kind}
+        return results
+
+
+def _run_job(job: dict, *dep_results: dict, uri: str, board: Any, threads: int | None, system_metrics: bool,
+             retries: int, train_fn: Any, prune: Any, results: dict[str, dict]) -> dict[str, dict]:
     """Train one job's runs; returns {run key: {status, reason, workdir, run_id, uri, ...}}.
 
     `dep_results` are the results of the jobs holding this job's stages (Ray resolves them
@@ -131,6 +155,7 @@ def run_job(job: dict, *dep_results: dict, uri: str, board: Any = None, threads:
     `prune(run key, epoch, epoch metrics)`, given for a search's trials, is asked after each
     epoch whether the search's pruner stopped that run (execute/search.py).
     """
+    from kdsweep.errors import StopRun
     from kdsweep.tracking.logger import MlflowRunLogger
     from kdsweep.tracking.marking import mark_run
 
@@ -139,7 +164,7 @@ def run_job(job: dict, *dep_results: dict, uri: str, board: Any = None, threads:
         deps.update(result)
     slot = slot_name()
     node = socket.gethostname()
-    results: dict[str, dict] = {}
+    fence = (job["parent_run_id"], job["generation"]) if job.get("parent_run_id") else None
 
     def result(run: dict, status: str, reason: str | None, **extra: Any) -> dict:
         """What dependants and the driver read: where the run's checkpoints are, and how it ended."""
@@ -164,10 +189,11 @@ def run_job(job: dict, *dep_results: dict, uri: str, board: Any = None, threads:
 
     loggers = []
     for run in trainable:
-        inner = MlflowRunLogger(uri, run["run_id"])
+        inner = MlflowRunLogger(uri, run["run_id"], fence=fence)
+        inner.guard()  # a job of a driver that was taken over before it started trains nothing
         inner.set_tags({"kdsweep.slot": slot, "kdsweep.node": node, "kdsweep.ray_node": ray_node(),
-                        "kdsweep.pid": str(os.getpid()),
-                        TAG_STARTED: _now_iso()})
+                        "kdsweep.pid": str(os.getpid()), TAG_STARTED: _now_iso(),
+                        "kdsweep.attempts": str(_attempt(inner))})
         loggers.append(ProgressLogger(inner, board, run["key"], slot, run["epochs"], name=run.get("name", "")))
     if train_fn is None:
         from kdsweep.engine import train_group as train_fn
@@ -187,6 +213,8 @@ def run_job(job: dict, *dep_results: dict, uri: str, board: Any = None, threads:
                 outcomes = train_fn([r["config"] for r, _ in pending],
                                     workdirs=[Path(r["workdir"]) for r, _ in pending],
                                     loggers=[lg for _, lg in pending], **extra)
+        except StopRun:
+            raise
         except Exception as exc:  # a bug or an error outside any one run: every run of the job failed
             text = traceback.format_exc()
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -196,11 +224,29 @@ def run_job(job: dict, *dep_results: dict, uri: str, board: Any = None, threads:
             failed = pending
         else:
             for (run, logger), outcome in zip(pending, outcomes, strict=True):
-                logger.inner.set_tags({TAG_ENDED: _now_iso(), "kdsweep.attempts": str(attempt + 1)})
+                if logger.inner.stopped:  # fenced, or the store gone: write nothing more
+                    kind = logger.inner.stopped
+                    results[run["key"]] = result(run, "KILLED", outcome.reason, stopped=kind)
+                    continue
+                logger.inner.set_tags({TAG_ENDED: _now_iso()})
                 results[run["key"]] = result(run, outcome.status, outcome.reason,
                                              best_val_acc1=outcome.best_val_acc1, metrics=dict(outcome.metrics),
                                              epochs_trained=len(outcome.history))
                 if outcome.status == RunStatus.FAILED:
                     failed.append((run, logger))
+            if any(lg.inner.stopped for _, lg in pending):
+                raise StopRun(next(r["reason"] for r in results.values() if r.get("stopped")))
+        if failed and attempt < retries:
+            for _, logger in failed:
+                logger.inner.set_tags({"kdsweep.attempts": str(_attempt(logger.inner))})
         pending = failed
     return results
+
+
+def _attempt(logger: Any) -> int:
+    """This attempt's number: one more than the run's `kdsweep.attempts` tag, counting every start
+    of the run, whether by `--retries`, by Ray re-running a job whose worker died, or by a later
+    `kdsweep run` resuming it. A new run (created by this driver) starts at 1."""
+    tags = logger.run_tags()
+    value = tags.get("kdsweep.attempts", "0")
+    return (int(value) if value.isdigit() else 0) + 1

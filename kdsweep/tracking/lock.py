@@ -14,12 +14,13 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kdsweep.errors import UserError
 from kdsweep.tracking import names
 from kdsweep.tracking.limits import log_params_tags
-from kdsweep.tracking.store import with_retry
+from kdsweep.tracking.store import sqlite_path, store_mutex, with_retry
 
 if TYPE_CHECKING:
     from kdsweep.tracking.sweep import SweepTracker
@@ -45,17 +46,27 @@ class _Holder:
         except ValueError:
             return None  # unreadable: treat as free
 
-    def alive(self, stale_after_s: float) -> bool:
-        if time.time() - self.beat > stale_after_s:
+    def state(self, stale_after_s: float) -> str:
+        """"alive", "dead", or "silent": a process on this host that lives but has stopped beating
+        (stopped with Ctrl-Z / SIGSTOP, or hung). Its Ray jobs may still train: it is not dead.
+        On another host only the heartbeat can tell, so a stale one is dead."""
+        fresh = time.time() - self.beat <= stale_after_s
+        if self.host != socket.gethostname():
+            return "alive" if fresh else "dead"
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return "dead"
+        except PermissionError:
+            pass
+        return "alive" if fresh else "silent"
+
+    def stopped(self) -> bool:
+        """Linux: the process is stopped (state T), e.g. by Ctrl-Z."""
+        try:
+            return Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("T", "t")
+        except (OSError, IndexError):
             return False
-        if self.host == socket.gethostname():
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                return False
-            except PermissionError:
-                return True
-        return True
 
 
 _HELD_HERE: set[tuple[str, str]] = set()  # (uri, parent run id) held by this process
@@ -63,7 +74,13 @@ _HELD_LOCK = threading.Lock()
 
 
 class SweepLock:
-    CONFIRM_S = 0.5  # wait after claiming, then re-read: a racing claimant's write shows up by then
+    """The sweep's lock, held by one driver. Each take raises the parent's `kdsweep.generation`;
+    jobs carry the generation they were started under and stop without writing once it changed
+    (see tracking.logger: fencing), so a driver that took over never trains beside the old one's
+    jobs. `end_status` is how the parent run ends when the lock is released (None: from the
+    exception that ended the sweep, if any)."""
+
+    CONFIRM_S = 0.5  # stores without a file lock: wait after claiming, then re-read (a racing write shows by then)
 
     def __init__(self, tracker: SweepTracker, *, stale_after_s: float, force: bool, heartbeat_s: float):
         self.t = tracker
@@ -75,40 +92,60 @@ class SweepLock:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.since = ""
+        self.generation = 0
+        self.end_status: str | None = None
+
+    def _tags(self) -> dict[str, str]:
+        return dict(with_retry(self.t.client.get_run, self.t.parent_run_id).data.tags)
 
     def _holder(self) -> _Holder | None:
-        run = with_retry(self.t.client.get_run, self.t.parent_run_id)
-        return _Holder.parse(run.data.tags)
+        return _Holder.parse(self._tags())
 
-    def _refuse(self, h: _Holder) -> UserError:
-        return UserError(f"sweep {self.t.name} is already running in process {h.pid} on {h.host} since {h.since} "
+    def _refuse(self, h: _Holder, state: str = "alive") -> UserError:
+        where = f"process {h.pid} on {h.host}"
+        if state == "silent":
+            age = time.time() - h.beat
+            how = "is stopped (Ctrl-Z or SIGSTOP)" if h.stopped() else "is alive"
+            return UserError(f"sweep {self.t.name} is held by {where} since {h.since} (store {self.t.uri}), which "
+                             f"{how} but has not refreshed its lock for {age:.0f} s; its jobs may still be "
+                             f"training: resume it (kill -CONT {h.pid}) or stop it (kill {h.pid}), or pass --force "
+                             f"to take the sweep over (its jobs then stop without writing)")
+        return UserError(f"sweep {self.t.name} is already running in {where} since {h.since} "
                          f"(store {self.t.uri}); wait for it or stop it, or pass --force if it died")
 
     def _beat(self) -> None:
         value = f"{self.host}:{self.pid}:{time.time():.3f}"
         with_retry(self.t.client.set_tag, self.t.parent_run_id, names.TAG_ACTIVE, value)
 
-    def _mine(self, h: _Holder | None) -> bool:
-        return h is not None and (h.host, h.pid) == (self.host, self.pid)
+    def _mine(self, tags: dict[str, str]) -> bool:
+        h = _Holder.parse(tags)
+        return (h is not None and (h.host, h.pid) == (self.host, self.pid)
+                and tags.get(names.TAG_GENERATION) == str(self.generation))
 
     def __enter__(self) -> SweepLock:
-        with _HELD_LOCK:
+        with _HELD_LOCK, store_mutex(self.t.uri):
             if self.key in _HELD_HERE:
                 h = self._holder() or _Holder(self.host, self.pid, time.time(), "now")
                 raise self._refuse(h)
-            h = self._holder()
-            if h is not None and not self._mine(h) and not self.force and h.alive(self.stale_after_s):
-                raise self._refuse(h)
-            if h is not None and not self._mine(h):
+            tags = self._tags()
+            h = _Holder.parse(tags)
+            if h is not None and (h.host, h.pid) != (self.host, self.pid):
+                state = h.state(self.stale_after_s)
+                if state != "dead" and not self.force:
+                    raise self._refuse(h, state)
                 log.warning("taking over sweep %s from process %s on %s (%s)", self.t.name, h.pid, h.host,
                             "--force" if self.force else "its heartbeat stopped")
+            old = tags.get(names.TAG_GENERATION, "0")
+            self.generation = (int(old) if old.isdigit() else 0) + 1
             self.since = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-            log_params_tags(self.t.client, self.t.parent_run_id, {}, {names.TAG_ACTIVE_SINCE: self.since})
+            log_params_tags(self.t.client, self.t.parent_run_id, {}, {
+                names.TAG_ACTIVE_SINCE: self.since, names.TAG_GENERATION: str(self.generation)})
             self._beat()
-            time.sleep(self.CONFIRM_S)
-            h = self._holder()
-            if not self._mine(h):  # another claimant wrote after us: it holds the sweep
-                raise self._refuse(h)  # type: ignore[arg-type]
+            if sqlite_path(self.t.uri) is None:  # no file lock: a racing claimant may have written meanwhile
+                time.sleep(self.CONFIRM_S)
+                tags = self._tags()
+                if not self._mine(tags):  # another claimant wrote after us: it holds the sweep
+                    raise self._refuse(_Holder.parse(tags) or _Holder("?", 0, time.time(), "now"))
             _HELD_HERE.add(self.key)
         with_retry(self.t.client.update_run, self.t.parent_run_id, "RUNNING")
         self._thread = threading.Thread(target=self._heartbeat, name=f"kdsweep-lock-{self.t.name}", daemon=True)
@@ -116,16 +153,22 @@ class SweepLock:
         return self
 
     def _heartbeat(self) -> None:
+        failing = False
         while not self._stop.wait(self.heartbeat_s):
             try:
-                h = self._holder()
-                if not self._mine(h):
+                tags = self._tags()
+                if not self._mine(tags):
+                    h = _Holder.parse(tags)
                     log.warning("sweep %s was taken over by process %s on %s; no longer refreshing its lock",
                                 self.t.name, getattr(h, "pid", "?"), getattr(h, "host", "?"))
                     return
                 self._beat()
+                failing = False
             except Exception as exc:  # noqa: BLE001 - a missed beat is retried; the sweep goes on
-                log.warning("could not refresh the lock of sweep %s: %s", self.t.name, exc)
+                if not failing:  # one line per outage, not one per beat
+                    log.warning("could not refresh the lock of sweep %s in %s (%s); retrying", self.t.name,
+                                self.t.uri, str(exc).strip().splitlines()[0][:200] if str(exc).strip() else exc)
+                failing = True
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         self._stop.set()
@@ -134,18 +177,20 @@ class SweepLock:
         with _HELD_LOCK:
             _HELD_HERE.discard(self.key)
         try:
-            if self._mine(self._holder()):
-                for key in (names.TAG_ACTIVE, names.TAG_ACTIVE_SINCE):
-                    with contextlib.suppress(Exception):
-                        with_retry(self.t.client.delete_tag, self.t.parent_run_id, key)
-            if exc_type is None:
+            if not self._mine(self._tags()):  # taken over: the parent run is the new holder's now
+                return
+            for key in (names.TAG_ACTIVE, names.TAG_ACTIVE_SINCE):
+                with contextlib.suppress(Exception):
+                    with_retry(self.t.client.delete_tag, self.t.parent_run_id, key)
+            if self.end_status is not None:
+                status = self.end_status
+            elif exc_type is None:
                 status = "FINISHED"
             elif issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
                 status = "KILLED"
             else:
                 status = "FAILED"
             with_retry(self.t.client.set_terminated, self.t.parent_run_id, status)
-        except Exception as e:  # noqa: BLE001 - releasing must not hide the error that ended the sweep
-            if exc_type is None:
-                raise
-            log.warning("could not release the lock of sweep %s: %s", self.t.name, e)
+        except Exception as e:  # noqa: BLE001 - a store that is away: the lock goes stale by itself
+            log.warning("could not release the lock of sweep %s in %s (%s); the next `kdsweep run` takes it over",
+                        self.t.name, self.t.uri, str(e).strip().splitlines()[0][:200] if str(e).strip() else e)

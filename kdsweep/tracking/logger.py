@@ -15,10 +15,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kdsweep.errors import StopRun
 from kdsweep.status import RunStatus
 from kdsweep.tracking import names
 from kdsweep.tracking.limits import MAX_TAG_VALUE, clip, safe_key
-from kdsweep.tracking.store import open_client, quiet_mlflow_logging, with_retry
+from kdsweep.tracking.store import (
+    is_outage,
+    open_client,
+    outage_allowance_s,
+    quiet_mlflow_logging,
+    with_retry,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -36,13 +43,31 @@ _ALIASES = {"STOPPED": RunStatus.FINISHED}
 
 
 class MlflowRunLogger:
-    """engine.logger.RunLogger for one child run: metrics per epoch, the summary, artifacts, status."""
+    """engine.logger.RunLogger for one child run: metrics per epoch, the summary, artifacts, status.
 
-    def __init__(self, uri: str, run_id: str):
+    Exactly once: a metric already recorded at a step (by this process, or by an earlier one
+    of a resumed run) is not recorded again, so the engine may replay a checkpoint's history.
+
+    Outages: a write the store does not take is buffered and retried on the next write,
+    so training goes on; after `outage_allowance_s()` without an answer the logger raises
+    `StopRun` (the engine stops the run, which resumes from last.pt). Writes that end a run
+    (status, artifacts) wait for the store, within the same allowance.
+
+    Fencing: `fence` = (parent run id, lock generation) of the driver that started the job.
+    `guard()` raises `StopRun` once another driver has taken the sweep over, and from then
+    on nothing more is written for this run.
+    """
+
+    def __init__(self, uri: str, run_id: str, *, fence: tuple[str, int] | None = None):
         self.uri = uri
         self.run_id = run_id
+        self.fence = fence
+        self.stopped: str | None = None  # "fenced" or "store" once StopRun was raised
         self._client: MlflowClient | None = None
         self._last_step: int | None = None
+        self._recorded: dict[str, set[int]] | None = None  # metric key -> steps the run holds
+        self._queue: list[dict[str, Any]] = []  # log_batch calls the store has not taken yet
+        self._down_since: float | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -58,40 +83,128 @@ class MlflowRunLogger:
             self._client = open_client(self.uri)
         return self._client
 
+    # The store's answers ----------------------------------------------------------------------
+
+    def _stop(self, kind: str, message: str) -> StopRun:
+        self.stopped = kind
+        self._queue.clear()
+        return StopRun(message)
+
+    def _call(self, fn: Any, *args: Any, block: bool = True, **kwargs: Any) -> Any:
+        """`fn` against the store. During an outage: wait (block) or return `_PENDING`, until the
+        allowance is spent, then StopRun. Other errors (a wrong request, a bug) go up as they are."""
+        if self.stopped:
+            raise StopRun(f"run {self.run_id}: stopped earlier ({self.stopped}); nothing more is written")
+        delay = 1.0
+        while True:
+            try:
+                result = with_retry(fn, *args, **kwargs)
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                now = time.monotonic()
+                if self._down_since is None:
+                    self._down_since = now
+                    log.warning("run %s: the tracking store %s does not answer (%s); retrying for up to %g s",
+                                self.run_id, self.uri, _first_line(exc), outage_allowance_s())
+                if now - self._down_since > outage_allowance_s():
+                    raise self._stop("store", f"the tracking store {self.uri} did not answer for "
+                                              f"{outage_allowance_s():g} s ({_first_line(exc)}); run stopped "
+                                              f"after its last saved epoch, resumable") from None
+                if not block:
+                    return _PENDING
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            else:
+                if self._down_since is not None:
+                    log.warning("run %s: the tracking store %s answers again", self.run_id, self.uri)
+                self._down_since = None
+                return result
+
+    def _flush(self, block: bool) -> None:
+        while self._queue:
+            if self._call(self.client.log_batch, self.run_id, block=block, **self._queue[0]) is _PENDING:
+                return
+            self._queue.pop(0)
+
+    def _write(self, block: bool = False, **batch: Any) -> None:
+        self._queue.append(batch)
+        self._flush(block)
+
+    def run_tags(self) -> dict[str, str]:
+        """The run's tags as the store holds them now (waits out an outage, within the allowance)."""
+        return dict(self._call(self.client.get_run, self.run_id).data.tags)
+
+    # RunLogger ---------------------------------------------------------------------------------
+
+    def guard(self) -> None:
+        """StopRun when another driver took the sweep over (its lock generation is not ours)."""
+        if self.stopped:
+            raise StopRun(f"run {self.run_id}: stopped earlier ({self.stopped})")
+        self._flush(block=False)
+        if self.fence is None:
+            return
+        parent_id, generation = self.fence
+        parent = self._call(self.client.get_run, parent_id, block=False)
+        if parent is _PENDING:
+            return  # the store is away: nobody can take the sweep over through it either
+        now = parent.data.tags.get(names.TAG_GENERATION, "")
+        if now != str(generation):
+            raise self._stop("fenced", f"another driver took the sweep over (lock generation {now or '?'}, "
+                                       f"this job's {generation}); stopped without writing this epoch")
+
+    def _steps_recorded(self) -> dict[str, set[int]]:
+        """The steps the run already holds per metric (read once per process; a new run has none)."""
+        if self._recorded is None:
+            run = self._call(self.client.get_run, self.run_id)
+            self._recorded = {}
+            for key in run.data.metrics:
+                if not key.startswith(names.SYSTEM_METRIC_PREFIX):
+                    history = self._call(self.client.get_metric_history, self.run_id, key)
+                    self._recorded[key] = {int(m.step) for m in history}
+            value = run.data.tags.get(names.TAG_EPOCH, "")
+            self._last_step = max(self._last_step or 0, int(value) if value.isdigit() else 0)
+        return self._recorded
+
     def last_epoch(self) -> int:
         """The last epoch logged to this run, also by an earlier process (a resumed run's summary)."""
-        if self._last_step is None:
-            run = with_retry(self.client.get_run, self.run_id)
-            value = run.data.tags.get(names.TAG_EPOCH, "")
-            self._last_step = int(value) if value.isdigit() else 0
-        return self._last_step
+        self._steps_recorded()
+        return self._last_step or 0
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         """Epoch metrics at `step` = epoch; a summary (step None) at the last epoch, so it lines up
         with the curves in the MLflow UI. The epoch also goes to the kdsweep.epoch tag, which is
-        how `kdsweep status` shows progress without reading metric histories."""
+        how `kdsweep status` shows progress without reading metric histories. A metric the run
+        already holds at that step is left as it is (exactly once)."""
         from mlflow.entities import Metric, RunTag
 
+        recorded = self._steps_recorded()
         tags = []
         if step is None:
             step = self.last_epoch()
         else:
             step = int(step)
-            self._last_step = max(step, self._last_step or 0)
-            tags = [RunTag(names.TAG_EPOCH, str(self._last_step))]
+            if step > (self._last_step or 0):
+                self._last_step = step
+                tags = [RunTag(names.TAG_EPOCH, str(step))]
         ts = int(time.time() * 1000)
         entries = []
         for key, value in metrics.items():
             if value is None:
                 continue
+            name = safe_key(str(key))
+            if step in recorded.get(name, ()):
+                continue
             try:
-                entries.append(Metric(safe_key(str(key)), float(value), ts, step))
+                entries.append(Metric(name, float(value), ts, step))
             except (TypeError, ValueError):
                 log.warning("run %s: metric %s=%r is not a number; not logged", self.run_id, key, value)
+                continue
+            recorded.setdefault(name, set()).add(step)
         for i in range(0, max(len(entries), 1), MAX_METRICS_PER_BATCH):
             chunk = entries[i: i + MAX_METRICS_PER_BATCH]
             if chunk or tags:
-                with_retry(self.client.log_batch, self.run_id, metrics=chunk, tags=tags if i == 0 else [])
+                self._write(metrics=chunk, tags=tags if i == 0 else [])
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         """Extra facts about the run (slot, node, pid, attempts) as tags; values are made strings."""
@@ -99,13 +212,15 @@ class MlflowRunLogger:
 
         batch = [RunTag(safe_key(str(k)), clip(str(v), MAX_TAG_VALUE)) for k, v in tags.items()]
         for i in range(0, len(batch), 100):
-            with_retry(self.client.log_batch, self.run_id, tags=batch[i: i + 100])
+            self._write(tags=batch[i: i + 100])
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
-        with_retry(self.client.log_artifact, self.run_id, str(path), artifact_path)
+        self._flush(block=True)
+        self._call(self.client.log_artifact, self.run_id, str(path), artifact_path)
 
     def set_status(self, status: str, reason: str | None = None) -> None:
-        """RUNNING opens the run (also a resumed one); FINISHED, STOPPED, FAILED, KILLED, NOT_RUN, PRUNED close it."""
+        """RUNNING opens the run (also a resumed one); FINISHED, STOPPED, FAILED, KILLED, NOT_RUN, PRUNED close it,
+        once everything buffered before has been written."""
         known = _ALIASES.get(status) or (RunStatus(status) if status in RunStatus.__members__ else None)
         if known not in _SETTABLE:
             expected = ", ".join([*_SETTABLE, *_ALIASES])
@@ -115,12 +230,21 @@ class MlflowRunLogger:
         tags = [RunTag(names.TAG_STATUS, known.value)]
         if reason:
             tags.append(RunTag(names.TAG_REASON, clip(" ".join(str(reason).split()), MAX_TAG_VALUE)))
+        self._flush(block=True)
         if known is RunStatus.RUNNING:
-            with_retry(self.client.update_run, self.run_id, "RUNNING")
-            with_retry(self.client.log_batch, self.run_id, tags=tags)
+            self._call(self.client.update_run, self.run_id, "RUNNING")
+            self._write(block=True, tags=tags)
         else:
-            with_retry(self.client.log_batch, self.run_id, tags=tags)
-            with_retry(self.client.set_terminated, self.run_id, known.mlflow_status)
+            self._write(block=True, tags=tags)
+            self._call(self.client.set_terminated, self.run_id, known.mlflow_status)
+
+
+_PENDING = object()  # what `_call` returns for a write left in the buffer
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]
 
 
 @contextlib.contextmanager

@@ -36,6 +36,7 @@ MLFLOW_EXPERIMENT_KIND = "mlflow.experimentKind"
 EXPERIMENT_KIND_TRAINING = "custom_model_development"  # the UI's "Model training"
 TAG_STARTED = "kdsweep.started"  # on a child: when its job started it (ISO 8601, UTC), waiting excluded
 TAG_ENDED = "kdsweep.ended"  # on a child: when its training ended (ISO 8601, UTC)
+TAG_GENERATION = "kdsweep.generation"  # on the parent: +1 at every take of the lock; jobs of older ones are fenced
 MLFLOW_NOTE = "mlflow.note.content"  # the MLflow UI's description box (the sweep's description)
 MLFLOW_RUN_NAME = "mlflow.runName"
 MLFLOW_PARENT = "mlflow.parentRunId"

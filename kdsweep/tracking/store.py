@@ -9,11 +9,13 @@ failed runs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
@@ -114,6 +116,59 @@ def default_artifact_root(uri: str, results_dir: Path = Path("results")) -> str 
     return None
 
 
+# One writer of a store's structure at a time -----------------------------------------------------
+
+MUTEX_TIMEOUT_S = 600.0  # a first migration on a slow disk takes seconds; a stuck holder is a bug
+
+
+@contextlib.contextmanager
+def store_mutex(uri: str) -> Iterator[None]:
+    """Serialise creating / migrating a SQLite store and claiming a sweep in it, across processes.
+
+    Several `kdsweep run` started at once on a new store would all run MLflow's schema
+    migration together and leave `_alembic_tmp_*` tables behind. A file lock beside the
+    database (`mlflow.db.lock`) lets one process at a time in; other stores (a server, a
+    database server) migrate themselves once, and need nothing here.
+    """
+    path = sqlite_path(uri)
+    if path is None:
+        yield
+        return
+    from filelock import FileLock, Timeout
+
+    lock_path = Path(path).expanduser().resolve().with_name(Path(path).name + ".lock")
+    try:
+        with FileLock(str(lock_path), timeout=MUTEX_TIMEOUT_S):
+            yield
+    except Timeout:
+        raise UserError(f"waited {MUTEX_TIMEOUT_S:g} s for {lock_path}, held by another kdsweep process that is "
+                        f"creating or claiming the tracking store {uri}; if none runs, delete that file") from None
+
+
+def half_migrated_tables(uri: str) -> list[str]:
+    """`_alembic_tmp_*` tables left in a SQLite store by migrations that ran at once or were killed."""
+    path = sqlite_path(uri)
+    if path is None or not Path(path).expanduser().is_file():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{Path(path).expanduser()}?mode=ro", uri=True)) as db:
+            rows = db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name LIKE '\\_alembic\\_tmp\\_%' "
+                              "ESCAPE '\\'").fetchall()
+    except sqlite3.Error:
+        return []  # not a database: opening it says so in one line
+    return sorted(r[0] for r in rows)
+
+
+def _check_not_half_migrated(uri: str) -> None:
+    tables = half_migrated_tables(uri)
+    if tables:
+        db = sqlite_path(uri)
+        drops = "; ".join(f"DROP TABLE {t}" for t in tables)
+        raise UserError(f"the tracking store {uri} was left half-migrated (table(s) {', '.join(tables)} from an "
+                        f"interrupted or concurrent schema upgrade); back the file up, then run "
+                        f"sqlite3 {db} '{drops}' && mlflow db upgrade {uri}")
+
+
 # Checking -----------------------------------------------------------------------------------
 
 
@@ -182,7 +237,9 @@ def check_store(uri: str, *, timeout_s: float = HTTP_TIMEOUT_S) -> None:
         if db.exists() and (db.is_dir() or not os.access(db, os.R_OK | os.W_OK)):
             raise UserError(f"{str(db)!r} is not a writable file, so it cannot hold the tracking store {uri}; "
                             f"{FIX_HINT}")
-        _check_by_query(uri)
+        with store_mutex(uri):
+            _check_not_half_migrated(uri)
+            _check_by_query(uri)
     elif scheme in ("http", "https"):
         if not parsed.hostname:
             raise UserError(f"tracking URI {uri} has no host; write it as http://HOST:PORT")
@@ -215,6 +272,33 @@ def is_transient(exc: BaseException) -> bool:
     if getattr(exc, "error_code", None) == "TEMPORARILY_UNAVAILABLE":
         return True
     return _is_transient_text(str(exc))
+
+
+# How long a worker rides out a store that does not answer (a restarted server, a full or
+# unmounted disk) before it stops its runs, resumable. Override with KDSWEEP_STORE_OUTAGE_S.
+STORE_OUTAGE_S = 300.0
+OUTAGE_ENV = "KDSWEEP_STORE_OUTAGE_S"
+# MLflow error codes that say the request was wrong, not that the store is away.
+_REQUEST_ERRORS = {"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "RESOURCE_ALREADY_EXISTS", "INVALID_STATE",
+                   "BAD_REQUEST", "PERMISSION_DENIED", "UNAUTHENTICATED", "INVALID_STATE_TRANSITION"}
+
+
+def outage_allowance_s() -> float:
+    try:
+        return max(0.0, float(os.environ.get(OUTAGE_ENV, STORE_OUTAGE_S)))
+    except ValueError:
+        return STORE_OUTAGE_S
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The store did not answer (or could not write), as opposed to refusing a wrong request or a bug here."""
+    code = getattr(exc, "error_code", None)
+    if code is not None:
+        return code not in _REQUEST_ERRORS
+    if isinstance(exc, (OSError, ConnectionError, TimeoutError)):
+        return True
+    module = type(exc).__module__ or ""
+    return module.startswith(("sqlite3", "sqlalchemy", "requests", "urllib3"))
 
 
 def with_retry(fn: Callable[..., T], *args: Any, attempts: int = 10, first_delay_s: float = 0.05,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,7 +32,7 @@ from kdsweep.tracking.limits import (
 from kdsweep.tracking.lock import SweepLock
 from kdsweep.tracking.marking import mark_with
 from kdsweep.tracking.search import RunInfo, children_by_key, search_all
-from kdsweep.tracking.store import default_artifact_root, open_client, with_retry
+from kdsweep.tracking.store import default_artifact_root, open_client, store_mutex, with_retry
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -62,6 +62,11 @@ def child_tags(run: PlannedRun, sweep: str, parent_run_id: str) -> dict[str, str
 
 
 
+def _logged_epochs(info: RunInfo) -> bool:
+    """The child holds epoch points (system metrics do not count: they are not per epoch)."""
+    return any(not k.startswith(names.SYSTEM_METRIC_PREFIX) for k in info.metrics) or bool(info.epoch)
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -75,8 +80,9 @@ class SweepTracker:
         self.name = plan.sweep.name
         self.results_dir = Path(results_dir)
         self.client = open_client(uri)
-        self.experiment_id = self._experiment()
-        self.parent_run_id = self._parent()
+        with store_mutex(uri):  # drivers racing on a new sweep create one experiment and one parent
+            self.experiment_id = self._experiment()
+            self.parent_run_id = self._parent()
 
     # Experiment and parent ----------------------------------------------------------------------
 
@@ -141,22 +147,31 @@ class SweepTracker:
     def existing(self) -> dict[str, RunInfo]:
         return children_by_key(self.client, self.experiment_id, self.name)
 
-    def prepare(self, runs: list[PlannedRun], *, rerun: bool = False) -> dict[str, Prepared]:
-        """One MLflow run id per planned run, created or reused before any job starts."""
+    def prepare(self, runs: list[PlannedRun], *, rerun: bool = False,
+                resumable: Callable[[str], bool] | None = None) -> dict[str, Prepared]:
+        """One MLflow run id per planned run, created or reused before any job starts.
+
+        An unfinished child resumes in the same MLflow run only when its epochs can go on:
+        `resumable(key)` says its resume checkpoint is there. Without one (deleted to start the
+        run over, or a lost checkpoint directory) a child that already logged epochs is
+        superseded by a fresh child, so no run holds two trainings' points.
+        """
         existing = self.existing()
         out: dict[str, Prepared] = {}
         for run in runs:
             old = existing.get(run.key)
+            over = old is not None and resumable is not None and _logged_epochs(old) and not resumable(run.key)
             if old is not None and not rerun and old.status == "FINISHED":
                 out[run.key] = Prepared(old.run_id, "skip")
-            elif old is not None and not rerun:
+            elif old is not None and not rerun and not over:
                 self._reset(old, run)
                 out[run.key] = Prepared(old.run_id, "resume")
             else:
                 start = max(_now_ms(), (old.start_time or 0) + 1) if old else None  # latest stays latest
                 run_id = self._create_child(run, start)
                 if old is not None and old.status in ("RUNNING", "SCHEDULED"):
-                    self.mark(old.run_id, RunStatus.KILLED, f"superseded by --rerun (run {run_id})")
+                    why = "--rerun" if rerun else "a fresh start (its resume checkpoint is gone)"
+                    self.mark(old.run_id, RunStatus.KILLED, f"superseded by {why} (run {run_id})")
                 out[run.key] = Prepared(run_id, "new")
         return out
 
@@ -190,14 +205,16 @@ class SweepTracker:
 
     @contextlib.contextmanager
     def lock(self, stale_after_s: float = 60.0, *, force: bool = False,
-             heartbeat_s: float = 10.0) -> Iterator[None]:
+             heartbeat_s: float = 10.0) -> Iterator[SweepLock]:
         """Hold the sweep against other `kdsweep run` processes using the same store.
 
         Two drivers on one sweep would both resume the same interrupted runs. The lock is a
         heartbeat tag on the parent run (so it works for any store, from any node); a holder
         whose heartbeat is older than `stale_after_s`, or whose process is gone from this host,
-        has died and is taken over. While held, the parent run is RUNNING; on exit it ends
-        FINISHED, KILLED (Ctrl-C) or FAILED (an error).
+        has died and is taken over; a live process on this host that stopped beating (Ctrl-Z) is
+        not, unless `force`. While held, the parent run is RUNNING; on exit it ends FINISHED,
+        KILLED (Ctrl-C) or FAILED (an error), or the lock's `end_status`. Yields the lock, whose
+        `generation` every job carries (fencing).
         """
-        with SweepLock(self, stale_after_s=stale_after_s, force=force, heartbeat_s=heartbeat_s):
-            yield
+        with SweepLock(self, stale_after_s=stale_after_s, force=force, heartbeat_s=heartbeat_s) as held:
+            yield held
