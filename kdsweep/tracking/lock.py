@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from kdsweep.errors import UserError
 from kdsweep.tracking import names
 from kdsweep.tracking.limits import log_params_tags
-from kdsweep.tracking.store import sqlite_path, store_mutex, with_retry
+from kdsweep.tracking.store import first_line, sqlite_path, store_mutex, with_retry
 
 if TYPE_CHECKING:
     from kdsweep.tracking.sweep import SweepTracker
@@ -167,7 +167,7 @@ class SweepLock:
             except Exception as exc:  # noqa: BLE001 - a missed beat is retried; the sweep goes on
                 if not failing:  # one line per outage, not one per beat
                     log.warning("could not refresh the lock of sweep %s in %s (%s); retrying", self.t.name,
-                                self.t.uri, str(exc).strip().splitlines()[0][:200] if str(exc).strip() else exc)
+                                self.t.uri, first_line(exc))
                 failing = True
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
@@ -193,4 +193,4 @@ class SweepLock:
             with_retry(self.t.client.set_terminated, self.t.parent_run_id, status)
         except Exception as e:  # noqa: BLE001 - a store that is away: the lock goes stale by itself
             log.warning("could not release the lock of sweep %s in %s (%s); the next `kdsweep run` takes it over",
-                        self.t.name, self.t.uri, str(e).strip().splitlines()[0][:200] if str(e).strip() else e)
+                        self.t.name, self.t.uri, first_line(e))

@@ -20,6 +20,7 @@ from kdsweep.status import RunStatus
 from kdsweep.tracking import names
 from kdsweep.tracking.limits import MAX_TAG_VALUE, clip, safe_key
 from kdsweep.tracking.store import (
+    first_line,
     is_outage,
     open_client,
     outage_allowance_s,
@@ -98,7 +99,8 @@ class MlflowRunLogger:
         delay = 1.0
         while True:
             try:
-                result = with_retry(fn, *args, **kwargs)
+                # Known to be down: one quick try per write, so training is not held up while buffering.
+                result = with_retry(fn, *args, attempts=1 if self._down_since is not None else 10, **kwargs)
             except Exception as exc:
                 if not is_outage(exc):
                     raise
@@ -106,10 +108,10 @@ class MlflowRunLogger:
                 if self._down_since is None:
                     self._down_since = now
                     log.warning("run %s: the tracking store %s does not answer (%s); retrying for up to %g s",
-                                self.run_id, self.uri, _first_line(exc), outage_allowance_s())
+                                self.run_id, self.uri, first_line(exc), outage_allowance_s())
                 if now - self._down_since > outage_allowance_s():
                     raise self._stop("store", f"the tracking store {self.uri} did not answer for "
-                                              f"{outage_allowance_s():g} s ({_first_line(exc)}); run stopped "
+                                              f"{outage_allowance_s():g} s ({first_line(exc)}); run stopped "
                                               f"after its last saved epoch, resumable") from None
                 if not block:
                     return _PENDING
@@ -240,11 +242,6 @@ class MlflowRunLogger:
 
 
 _PENDING = object()  # what `_call` returns for a write left in the buffer
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:200]
 
 
 @contextlib.contextmanager

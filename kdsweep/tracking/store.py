@@ -38,12 +38,15 @@ _QUIET_LOGGERS = ("alembic", "mlflow.store.db.utils", "mlflow.store.tracking.sql
                   "mlflow.system_metrics", "mlflow.tracking._tracking_service.client", "mlflow.utils.autologging_utils")
 
 
-class _DropLockedErrors(logging.Filter):
-    """MLflow logs a full traceback for every "database is locked" before raising it; kdsweep
-    retries those (see `with_retry`), so the traceback is noise in every worker's log."""
+class _DropDatabaseErrors(logging.Filter):
+    """MLflow logs a full traceback for every SQLAlchemy error ("database is locked", "unable to
+    open database file") and then raises it. kdsweep retries the transient ones (`with_retry`),
+    rides out outages (tracking.logger) and reports the rest in one line, so these tracebacks
+    are noise: thousands of lines in every worker's log during one store outage."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not _is_transient_text(record.getMessage())
+        message = record.getMessage()
+        return not (_is_transient_text(message) or message.startswith("SQLAlchemy database error"))
 
 
 _quieted = False
@@ -56,7 +59,7 @@ def quiet_mlflow_logging() -> None:
         return
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    logging.getLogger("mlflow.store.db.utils").addFilter(_DropLockedErrors())
+    logging.getLogger("mlflow.store.db.utils").addFilter(_DropDatabaseErrors())
     _quieted = True
 
 
@@ -172,9 +175,12 @@ def _check_not_half_migrated(uri: str) -> None:
 # Checking -----------------------------------------------------------------------------------
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
+def first_line(exc: BaseException) -> str:
+    """What went wrong, in one line: SQLAlchemy's notes (autoflush, SQL text, links) skipped."""
+    lines = [line.strip() for line in str(exc).strip().splitlines()]
+    useful = [line for line in lines if line and not line.startswith(("(raised as a result of", "(Background on",
+                                                                          "[SQL:", "[parameters:"))]
+    return (useful or lines or [type(exc).__name__])[0][:300] or type(exc).__name__
 
 
 def _check_directory(directory: Path, uri: str) -> None:
@@ -217,7 +223,7 @@ def _check_by_query(uri: str) -> None:
             raise UserError(f"MLflow no longer opens file stores such as {uri} unless MLFLOW_ALLOW_FILE_STORE=true; "
                             "use a SQLite store instead (`mlflow migrate-filestore` converts an mlruns directory), "
                             f"or set MLFLOW_ALLOW_FILE_STORE=true") from None
-        raise UserError(f"cannot open the tracking store {uri}: {_first_line(exc)}; {FIX_HINT}") from None
+        raise UserError(f"cannot open the tracking store {uri}: {first_line(exc)}; {FIX_HINT}") from None
 
 
 def check_store(uri: str, *, timeout_s: float = HTTP_TIMEOUT_S) -> None:
