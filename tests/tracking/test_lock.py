@@ -111,3 +111,35 @@ def test_holder_in_another_process(tracker, uri, plan, client, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_live_process_on_this_host_is_not_dead_when_its_heartbeat_stops(tracker, client):
+    """A driver stopped with Ctrl-Z stops beating but its Ray jobs may train on: refused without
+    --force (it used to be taken over as dead); --force takes it and raises the lock's generation."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        os.kill(sleeper.pid, signal.SIGSTOP)
+        _claim(client, tracker, socket.gethostname(), sleeper.pid, age_s=300)
+        with pytest.raises(UserError) as exc:
+            with tracker.lock(stale_after_s=60):
+                pass
+        message = str(exc.value)
+        assert f"held by process {sleeper.pid} on {socket.gethostname()}" in message and "\n" not in message
+        assert "is stopped (Ctrl-Z or SIGSTOP)" in message and "has not refreshed its lock for 300 s" in message
+        assert f"kill -CONT {sleeper.pid}" in message and "--force" in message
+        before = int(_tags(client, tracker).get(names.TAG_GENERATION, "0"))
+        with tracker.lock(force=True) as held:
+            assert held.generation == before + 1
+            assert _tags(client, tracker)[names.TAG_GENERATION] == str(held.generation)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_holder_taken_over_leaves_the_parent_to_the_new_one(tracker, client):
+    with tracker.lock(heartbeat_s=60) as first:
+        _claim(client, tracker, "gpu-node-7", 4242, age_s=0)  # another driver took it (e.g. --force)
+        client.set_tag(tracker.parent_run_id, names.TAG_GENERATION, str(first.generation + 1))
+    tags = _tags(client, tracker)
+    assert tags[names.TAG_ACTIVE].startswith("gpu-node-7:4242:")  # not released by the old holder
+    assert client.get_run(tracker.parent_run_id).info.status == "RUNNING"  # nor ended

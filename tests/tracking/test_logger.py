@@ -147,3 +147,69 @@ def test_system_metrics_off_or_unavailable_is_nothing(uri, run_ids, client, monk
     with system_metrics(uri, run_ids[1]) as monitor:
         assert monitor is None
     assert not any(k.startswith("system/") for k in client.get_run(run_ids[1]).data.metrics)
+
+
+def test_exactly_once_across_processes(uri, run_ids, client):
+    """A resumed run replays its checkpoint's history through a new logger: the points the run
+    holds stay as they are (one per step), the missing ones are added, the summary is not doubled."""
+    first = MlflowRunLogger(uri, run_ids[0])
+    for epoch in (1, 2):
+        first.log_metrics({"val_acc1": 10.0 * epoch}, step=epoch)
+    first.log_metrics({"best_val_acc1": 20.0}, step=None)
+    again = pickle.loads(pickle.dumps(MlflowRunLogger(uri, run_ids[0])))  # as a Ray retry gets it
+    for epoch in (1, 2, 3):
+        again.log_metrics({"val_acc1": 10.0 * epoch + 1, "lr": 0.1}, step=epoch)
+    again.log_metrics({"best_val_acc1": 31.0}, step=None)
+    assert _history(client, run_ids[0], "val_acc1") == [(1, 10.0), (2, 20.0), (3, 31.0)]
+    assert _history(client, run_ids[0], "lr") == [(1, 0.1), (2, 0.1), (3, 0.1)]
+    assert _history(client, run_ids[0], "best_val_acc1") == [(2, 20.0), (3, 31.0)]  # one per step
+    assert client.get_run(run_ids[0]).data.tags[names.TAG_EPOCH] == "3"
+
+
+def test_fenced_logger_stops_and_writes_nothing(uri, run_ids, client, plan, results_dir):
+    from kdsweep.errors import StopRun
+
+    tracker = SweepTracker(uri, plan, results_dir=results_dir)
+    with tracker.lock() as held:
+        logger = MlflowRunLogger(uri, run_ids[0], fence=(tracker.parent_run_id, held.generation))
+        logger.guard()  # ours: passes
+        logger.log_metrics({"val_acc1": 1.0}, step=1)
+        client.set_tag(tracker.parent_run_id, names.TAG_GENERATION, str(held.generation + 1))  # taken over
+        with pytest.raises(StopRun, match="another driver took the sweep over"):
+            logger.guard()
+        with pytest.raises(StopRun):
+            logger.log_metrics({"val_acc1": 2.0}, step=2)
+    assert logger.stopped == "fenced" and _history(client, run_ids[0], "val_acc1") == [(1, 1.0)]
+
+
+def test_outage_buffers_then_flushes_or_stops(uri, run_ids, client, monkeypatch):
+    """Writes the store refuses for a while are kept and land with the next write that gets
+    through; past the allowance the logger raises StopRun and drops nothing it had written."""
+    from mlflow.exceptions import MlflowException
+
+    from kdsweep.errors import StopRun
+
+    monkeypatch.setenv("KDSWEEP_STORE_OUTAGE_S", "0.5")
+    logger = MlflowRunLogger(uri, run_ids[0])
+    logger.log_metrics({"val_acc1": 1.0}, step=1)
+    real = logger.client.log_batch
+    down = {"on": True}
+
+    def flaky(*args, **kwargs):
+        if down["on"]:
+            raise MlflowException("(sqlite3.OperationalError) unable to open database file")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(logger.client, "log_batch", flaky)
+    logger.log_metrics({"val_acc1": 2.0}, step=2)  # buffered: training goes on
+    assert _history(client, run_ids[0], "val_acc1") == [(1, 1.0)]
+    down["on"] = False
+    logger.log_metrics({"val_acc1": 3.0}, step=3)
+    assert _history(client, run_ids[0], "val_acc1") == [(1, 1.0), (2, 2.0), (3, 3.0)]
+
+    down["on"] = True
+    logger.log_metrics({"val_acc1": 4.0}, step=4)
+    time.sleep(0.6)
+    with pytest.raises(StopRun, match="did not answer for 0.5 s .*unable to open database file"):
+        logger.log_metrics({"val_acc1": 5.0}, step=5)
+    assert logger.stopped == "store"
