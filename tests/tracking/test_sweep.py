@@ -186,3 +186,23 @@ def test_deleted_experiment_is_a_user_error(uri, plan, client, results_dir):
     message = str(exc.value)
     assert "\n" not in message and "is deleted" in message
     assert f"mlflow experiments restore --experiment-id {tracker.experiment_id}" in message
+
+
+def test_an_unfinished_run_without_its_checkpoint_starts_over_in_a_new_child(uri, plan, client, results_dir):
+    """Resuming a child that logged epochs but whose last.pt is gone would log epoch 1 again into
+    it (7 points for 4 epochs); it gets a new child instead. A child that logged nothing resumes."""
+    tracker = SweepTracker(uri, plan, results_dir=results_dir)
+    first = tracker.prepare(plan.runs)
+    teacher, t2, t4, _ = plan.runs
+    for run in (teacher, t2):
+        logger = MlflowRunLogger(uri, first[run.key].run_id)
+        logger.set_status("RUNNING")
+        logger.log_metrics({"val_acc1": 10.0}, step=1)
+    MlflowRunLogger(uri, first[t4.key].run_id).set_status("RUNNING")  # died before its first epoch
+    has_checkpoint = {teacher.key: True, t2.key: False, t4.key: False}
+    second = tracker.prepare(plan.runs, resumable=lambda key: has_checkpoint.get(key, False))
+    assert (second[teacher.key].action, second[teacher.key].run_id) == ("resume", first[teacher.key].run_id)
+    assert second[t4.key].action == "resume"
+    assert second[t2.key].action == "new" and second[t2.key].run_id != first[t2.key].run_id
+    old = client.get_run(first[t2.key].run_id)
+    assert old.info.status == "KILLED" and "its resume checkpoint is gone" in old.data.tags[names.TAG_REASON]
