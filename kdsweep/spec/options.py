@@ -59,6 +59,16 @@ def types_of(default: Any) -> tuple[type, ...] | None:
     return (type(default),)
 
 
+def _yaml_float(text: str) -> str:
+    """How to write a number YAML reads as text: e-notation needs a dot and a signed exponent."""
+    mantissa, _, exponent = text.strip().lower().partition("e")
+    if not exponent:
+        return "write it as a plain number"
+    mantissa = mantissa if "." in mantissa else mantissa + ".0"
+    exponent = exponent if exponent[0] in "+-" else "+" + exponent
+    return f"e-notation needs a dot and a signed exponent: write {mantissa}e{exponent}"
+
+
 def check_type(value: Any, types: tuple[type, ...], where: str) -> None:
     """UserError unless `value` (not None) is one of `types`; a bool is no number."""
     ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
@@ -68,7 +78,7 @@ def check_type(value: Any, types: tuple[type, ...], where: str) -> None:
     if isinstance(value, str) and float in types:
         try:
             float(value)
-            hint = f" (YAML reads {value} as text; write it with a dot, e.g. 1.0e-3)"
+            hint = f" (YAML reads {value} as text; {_yaml_float(value)})"
         except ValueError:
             pass
     raise UserError(f"expected {expected(types)}, got {value!r}{hint}", where=where)
