@@ -29,14 +29,18 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class _Holder:
+class Holder:
+    """Who holds a sweep's lock, read from the parent run's `kdsweep.active` tag."""
+
+    STALE_AFTER_S = 60.0  # a heartbeat (every 10 s) older than this has stopped
+
     host: str
     pid: int
     beat: float
     since: str
 
     @classmethod
-    def parse(cls, tags: dict[str, str]) -> _Holder | None:
+    def parse(cls, tags: dict[str, str]) -> Holder | None:
         value = tags.get(names.TAG_ACTIVE)
         if not value:
             return None
@@ -98,10 +102,10 @@ class SweepLock:
     def _tags(self) -> dict[str, str]:
         return dict(with_retry(self.t.client.get_run, self.t.parent_run_id).data.tags)
 
-    def _holder(self) -> _Holder | None:
-        return _Holder.parse(self._tags())
+    def _holder(self) -> Holder | None:
+        return Holder.parse(self._tags())
 
-    def _refuse(self, h: _Holder, state: str = "alive") -> UserError:
+    def _refuse(self, h: Holder, state: str = "alive") -> UserError:
         where = f"process {h.pid} on {h.host}"
         if state == "silent":
             age = time.time() - h.beat
@@ -118,17 +122,17 @@ class SweepLock:
         with_retry(self.t.client.set_tag, self.t.parent_run_id, names.TAG_ACTIVE, value)
 
     def _mine(self, tags: dict[str, str]) -> bool:
-        h = _Holder.parse(tags)
+        h = Holder.parse(tags)
         return (h is not None and (h.host, h.pid) == (self.host, self.pid)
                 and tags.get(names.TAG_GENERATION) == str(self.generation))
 
     def __enter__(self) -> SweepLock:
         with _HELD_LOCK, store_mutex(self.t.uri):
             if self.key in _HELD_HERE:
-                h = self._holder() or _Holder(self.host, self.pid, time.time(), "now")
+                h = self._holder() or Holder(self.host, self.pid, time.time(), "now")
                 raise self._refuse(h)
             tags = self._tags()
-            h = _Holder.parse(tags)
+            h = Holder.parse(tags)
             if h is not None and (h.host, h.pid) != (self.host, self.pid):
                 state = h.state(self.stale_after_s)
                 if state != "dead" and not self.force:
@@ -145,7 +149,7 @@ class SweepLock:
                 time.sleep(self.CONFIRM_S)
                 tags = self._tags()
                 if not self._mine(tags):  # another claimant wrote after us: it holds the sweep
-                    raise self._refuse(_Holder.parse(tags) or _Holder("?", 0, time.time(), "now"))
+                    raise self._refuse(Holder.parse(tags) or Holder("?", 0, time.time(), "now"))
             _HELD_HERE.add(self.key)
         with_retry(self.t.client.update_run, self.t.parent_run_id, "RUNNING")
         self._thread = threading.Thread(target=self._heartbeat, name=f"kdsweep-lock-{self.t.name}", daemon=True)
@@ -158,7 +162,7 @@ class SweepLock:
             try:
                 tags = self._tags()
                 if not self._mine(tags):
-                    h = _Holder.parse(tags)
+                    h = Holder.parse(tags)
                     log.warning("sweep %s was taken over by process %s on %s; no longer refreshing its lock",
                                 self.t.name, getattr(h, "pid", "?"), getattr(h, "host", "?"))
                     return

@@ -16,10 +16,12 @@ import pandas as pd
 
 from kdsweep.plan.build import Plan
 from kdsweep.status import RunStatus
-from kdsweep.tracking.search import RunInfo, children_by_key, find_experiment_id
+from kdsweep.tracking import names
+from kdsweep.tracking.search import RunInfo, children_by_key, find_experiment_id, search_all
 from kdsweep.tracking.store import check_store, open_client, resolve_tracking_uri, sqlite_path
 
 NOT_STARTED = "not started"
+ORPHANED = "its driver is gone; `kdsweep run` resumes it"
 STATES = (RunStatus.FINISHED, RunStatus.PRUNED, RunStatus.RUNNING, RunStatus.PENDING, RunStatus.FAILED,
           RunStatus.KILLED, RunStatus.NOT_RUN, NOT_STARTED)  # the order `status_counts` lists them in
 COLUMNS = ("key", "name", "stage", "state", "epoch", "epochs", "best_val_acc1", "val_acc1", "reason", "run_id")
@@ -51,15 +53,32 @@ def _store_exists(uri: str) -> bool:
     return path is None or Path(path).is_file()
 
 
+def _driver_alive(client, experiment_id: str, sweep: str) -> bool:  # noqa: ANN001 - an MlflowClient
+    """A `kdsweep run` holds the sweep's lock (a live holder on this host, a fresh heartbeat elsewhere)."""
+    from kdsweep.tracking.lock import Holder
+
+    parents = search_all(client, experiment_id, f"tags.`{names.TAG_ROLE}` = '{names.ROLE_SWEEP}'")
+    holders = [Holder.parse(dict(p.data.tags)) for p in parents if p.data.tags.get(names.TAG_SWEEP) == sweep]
+    return any(h is not None and h.state(Holder.STALE_AFTER_S) != "dead" for h in holders)
+
+
 def sweep_status(uri: str, plan: Plan) -> pd.DataFrame:
-    """One row per planned run (plan order: stages first), its latest child's state and progress."""
+    """One row per planned run (plan order: stages first), its latest child's state and progress.
+    A RUNNING run whose driver is gone (killed, its node lost) says so and how to resume it."""
     children: dict[str, RunInfo] = {}
+    driver_alive = True
     if _store_exists(uri):  # opening a missing SQLite store would create it
         client = open_client(uri)
         experiment_id = find_experiment_id(client, plan.sweep.name)
         if experiment_id:
             children = children_by_key(client, experiment_id, plan.sweep.name)
-    df = pd.DataFrame([_row(run, children.get(run.key)) for run in plan.runs], columns=list(COLUMNS))
+            driver_alive = _driver_alive(client, experiment_id, plan.sweep.name)
+    rows = [_row(run, children.get(run.key)) for run in plan.runs]
+    if not driver_alive:
+        for row in rows:
+            if row["state"] == RunStatus.RUNNING:
+                row["reason"] = ORPHANED
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
     df["epoch"] = df["epoch"].astype("int64")
     df["epochs"] = df["epochs"].astype("Int64")
     return df

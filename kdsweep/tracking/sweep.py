@@ -29,7 +29,7 @@ from kdsweep.tracking.limits import (
     log_params_tags,
     safe_key,
 )
-from kdsweep.tracking.lock import SweepLock
+from kdsweep.tracking.lock import Holder, SweepLock
 from kdsweep.tracking.marking import mark_with
 from kdsweep.tracking.search import RunInfo, children_by_key, search_all
 from kdsweep.tracking.store import default_artifact_root, open_client, store_mutex, with_retry
@@ -204,7 +204,7 @@ class SweepTracker:
     # The sweep lock --------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def lock(self, stale_after_s: float = 60.0, *, force: bool = False,
+    def lock(self, stale_after_s: float = Holder.STALE_AFTER_S, *, force: bool = False,
              heartbeat_s: float = 10.0) -> Iterator[SweepLock]:
         """Hold the sweep against other `kdsweep run` processes using the same store.
 

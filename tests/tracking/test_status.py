@@ -48,6 +48,10 @@ def test_status_follows_the_runs(uri, plan, results_dir):
     assert df.loc["kd=none", "state"] == "not started" and df.loc["kd=none", "run_id"] == ""
     assert df.loc["teacher", "run_id"] == ids[teacher.key]
     assert status_counts(df) == {"FINISHED": 1, "RUNNING": 1, "NOT_RUN": 1, "not started": 1}
+    # No driver holds the sweep: the RUNNING run is an orphan, and the table says how to resume it.
+    assert df.loc["T=2", "reason"] == "its driver is gone; `kdsweep run` resumes it"
+    with tracker.lock():
+        assert sweep_status(uri, plan).set_index("name").loc["T=2", "reason"] == ""
 
     tracker.prepare(plan.runs)  # the next `kdsweep run`: the baseline gets its child, waiting
     df = sweep_status(uri, plan).set_index("name")
