@@ -56,6 +56,12 @@ def test_ctrl_c_kills_then_the_same_command_resumes(workdir):
     assert {r.data.tags["kdsweep.status"] for r in first.values()} <= {"KILLED", "FINISHED"}
     assert "KILLED" in {r.data.tags["kdsweep.status"] for r in first.values()}
     assert "KILLED" in {r.info.status for r in first.values()}
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    (parent,) = client.search_runs([client.get_experiment_by_name("interrupted").experiment_id],
+                                   "tags.`kdsweep.role` = 'sweep'")
+    assert parent.info.status == "KILLED"  # the sweep was stopped, not finished
 
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
     assert again.returncode == 0, again.stdout + again.stderr

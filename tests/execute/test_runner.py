@@ -146,8 +146,11 @@ def test_killed_worker_resumes_with_the_same_metrics(workdir, ray_local):
     (ref,) = children(uri, "straight")
     assert run.info.run_id == killed["run_id"]  # resumed in the same MLflow run
     assert int(run.data.tags["kdsweep.pid"]) != killed["pid"]  # by a new worker process
+    assert run.data.tags["kdsweep.attempts"] == "2"  # Ray's retry of the dead worker counts
     for metric in ("val_acc1", "val_loss", "train_loss"):
-        got = dict(history(uri, run.info.run_id, metric))  # an epoch logged twice keeps one value per step
+        steps = [s for s, _ in history(uri, run.info.run_id, metric)]
+        assert steps == [1, 2, 3, 4, 5], (metric, steps)  # exactly once per epoch
+        got = dict(history(uri, run.info.run_id, metric))
         want = dict(history(uri, ref.info.run_id, metric))
         assert got == pytest.approx(want, rel=0, abs=1e-9), metric
     assert run.data.metrics["best_val_acc1"] == ref.data.metrics["best_val_acc1"]
