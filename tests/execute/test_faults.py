@@ -124,21 +124,27 @@ def wait_for(condition, timeout_s: float = 120, what: str = "") -> None:
 
 def test_three_drivers_racing_on_a_new_store(workdir):
     """Three `kdsweep run` of one sweep started at once on a store that does not exist yet: one
-    creates and migrates it (the others wait on mlflow.db.lock), one trains, the others exit 2
-    with one line, and the store is whole (no `_alembic_tmp_*` tables)."""
+    creates and migrates it (the others wait on mlflow.db.lock), exactly one trains, the others
+    exit 2 with one line (or, arriving after it finished, find nothing to train), and the store is
+    whole (no `_alembic_tmp_*` tables). Before the file lock, a loser failed with "cannot open the
+    tracking store ..." from the concurrent migration."""
     sweep = write_sweep(workdir, "race", BODY.format(epochs=3, limit=960))
     uri = store_uri(workdir)
     procs = [driver(sweep, uri) for _ in range(3)]
     outs = [p.communicate(timeout=300) for p in procs]
     FIGURES["drivers_raced"] += len(procs)
-    codes = sorted(p.returncode for p in procs)
-    assert codes == [0, 2, 2], [o[1][-2000:] for o in outs]
+    trained = [p for p, (out, err) in zip(procs, outs, strict=True) if "1 run(s) to train" in out + err]
+    assert len(trained) == 1 and trained[0].returncode == 0, [o[1][-2000:] for o in outs]
     for proc, (out, err) in zip(procs, outs, strict=True):
+        assert "Traceback" not in err, err[-3000:]
+        if proc is trained[0]:
+            continue
+        # Refused while the winner trains; on a loaded machine a late one finds the run finished.
         if proc.returncode == 2:
-            assert err.startswith("kdsweep: error: sweep race is already running in process")
+            assert err.startswith("kdsweep: error: sweep race is already running in process"), err
             assert err.count("\n") == 1, err
         else:
-            assert "1 run(s) to train" in err + out and "Traceback" not in err
+            assert proc.returncode == 0 and "nothing to train" in out + err, err[-2000:]
     db = workdir / "results" / "mlflow.db"
     with sqlite3.connect(db) as con:
         tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
