@@ -38,5 +38,10 @@ class StopRun(Exception):  # noqa: N818 - a signal to stop, not a failure of the
     Two causes: another driver took the sweep over (this job is fenced: it must neither log
     nor save the epoch it was training), or the tracking store has not answered for longer
     than the outage allowance. Either way the run keeps its last finished epoch in last.pt
-    and the next `kdsweep run` resumes it; the message says why, on one line.
+    and the next `kdsweep run` resumes it; the message says why, on one line, and `kind`
+    says which ("fenced" or "store").
     """
+
+    def __init__(self, message: str, *, kind: str = "store"):
+        self.kind = kind
+        super().__init__(message)

@@ -132,11 +132,11 @@ def run_job(job: dict, *dep_results: dict, uri: str, board: Any = None, threads:
                         retries=retries, train_fn=train_fn, prune=prune, results=results)
     except StopRun as exc:
         reason = str(exc).splitlines()[0]
-        kind = "fenced" if "took the sweep over" in reason else "store"
         for run in job["runs"]:
-            if run["key"] not in results or results[run["key"]]["status"] not in ("FINISHED", "FAILED", "NOT_RUN"):
+            if results.get(run["key"], {}).get("status") not in (RunStatus.FINISHED, RunStatus.FAILED,
+                                                                 RunStatus.NOT_RUN):
                 results[run["key"]] = {"workdir": run["workdir"], "run_id": run["run_id"], "uri": uri,
-                                       "status": "KILLED", "reason": reason, "stopped": kind}
+                                       "status": RunStatus.KILLED, "reason": reason, "stopped": exc.kind}
         return results
 
 
@@ -226,7 +226,7 @@ def _run_job(job: dict, *dep_results: dict, uri: str, board: Any, threads: int |
             for (run, logger), outcome in zip(pending, outcomes, strict=True):
                 if logger.inner.stopped:  # fenced, or the store gone: write nothing more
                     kind = logger.inner.stopped
-                    results[run["key"]] = result(run, "KILLED", outcome.reason, stopped=kind)
+                    results[run["key"]] = result(run, RunStatus.KILLED, outcome.reason, stopped=kind)
                     continue
                 logger.inner.set_tags({TAG_ENDED: _now_iso()})
                 results[run["key"]] = result(run, outcome.status, outcome.reason,
@@ -234,8 +234,9 @@ def _run_job(job: dict, *dep_results: dict, uri: str, board: Any, threads: int |
                                              epochs_trained=len(outcome.history))
                 if outcome.status == RunStatus.FAILED:
                     failed.append((run, logger))
-            if any(lg.inner.stopped for _, lg in pending):
-                raise StopRun(next(r["reason"] for r in results.values() if r.get("stopped")))
+            stopped = next((r for r in results.values() if r.get("stopped")), None)
+            if stopped is not None:  # the job's other runs stop too (run_job marks them)
+                raise StopRun(stopped["reason"] or "stopped", kind=stopped["stopped"])
         if failed and attempt < retries:
             for _, logger in failed:
                 logger.inner.set_tags({"kdsweep.attempts": str(_attempt(logger.inner))})

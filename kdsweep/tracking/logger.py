@@ -89,13 +89,14 @@ class MlflowRunLogger:
     def _stop(self, kind: str, message: str) -> StopRun:
         self.stopped = kind
         self._queue.clear()
-        return StopRun(message)
+        return StopRun(message, kind=kind)
 
     def _call(self, fn: Any, *args: Any, block: bool = True, **kwargs: Any) -> Any:
         """`fn` against the store. During an outage: wait (block) or return `_PENDING`, until the
         allowance is spent, then StopRun. Other errors (a wrong request, a bug) go up as they are."""
         if self.stopped:
-            raise StopRun(f"run {self.run_id}: stopped earlier ({self.stopped}); nothing more is written")
+            raise StopRun(f"run {self.run_id}: stopped earlier ({self.stopped}); nothing more is written",
+                          kind=self.stopped)
         delay = 1.0
         while True:
             try:
@@ -142,7 +143,7 @@ class MlflowRunLogger:
     def guard(self) -> None:
         """StopRun when another driver took the sweep over (its lock generation is not ours)."""
         if self.stopped:
-            raise StopRun(f"run {self.run_id}: stopped earlier ({self.stopped})")
+            raise StopRun(f"run {self.run_id}: stopped earlier ({self.stopped})", kind=self.stopped)
         self._flush(block=False)
         if self.fence is None:
             return
