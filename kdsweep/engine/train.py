@@ -18,9 +18,8 @@ its logger raised `StopRun`: fenced by another driver, or the store gone too lon
 PRUNED (`prune`, asked once per run after each epoch: a search's pruner stopped it; the others
 in the group go on).
 
-Exactly once: an epoch's last.pt is written before its metrics are logged, and a resumed
-run replays its checkpoint's history through the logger, which keeps only what it lacks.
-A process killed at any moment therefore ends, after resuming, with one point per epoch.
+Exactly once: last.pt is written before the epoch is logged, and a resumed run replays its
+checkpoint's history through the logger (which keeps what it lacks): one point per epoch.
 
 Per-epoch metrics (step = epoch, 1-based; accuracies in percent): train_loss and
 train_loss_<term> (weighted terms, sample means over the epoch, as trained: train mode,
@@ -60,8 +59,7 @@ from kdsweep.status import RunStatus
 
 log = logging.getLogger(__name__)
 
-# Fault injection for the reliability tests (tests/execute/test_faults.py): the process kills
-# itself with SIGKILL after writing epoch N's last.pt and before logging epoch N.
+# Fault injection (tests/execute/test_faults.py): SIGKILL after epoch N's last.pt, before its log.
 FAULT_KILL_AFTER_SAVE = "KDSWEEP_FAULT_KILL_AFTER_SAVE"
 
 
