@@ -123,12 +123,9 @@ def train_group(
         run.logger.set_status(RunStatus.RUNNING)
     try:
         _Group(runs, device, should_stop, prune).train()
-    except StopRun as e:
-        # Fenced, or the store is gone: write nothing more (not even a status); last.pt resumes.
-        reason = str(e).splitlines()[0][:300]
-        for run in runs:
-            if run.result is None:
-                run.result = _result(run, RunStatus.KILLED, reason, {})
+    except StopRun as e:  # fenced, or the store gone: write nothing more (no status); last.pt resumes
+        for run in (r for r in runs if r.result is None):
+            run.result = _result(run, RunStatus.KILLED, str(e).splitlines()[0][:300], {})
     except Exception as e:
         # A bug, not a user error: every run still open records why, then the traceback goes on.
         reason = f"{type(e).__name__}: {e}".splitlines()[0][:300]
