@@ -31,21 +31,13 @@ from sidebyside import alternate, engine_on_cpu_clock, machine
 from kdsweep.engine import train_group
 from kdsweep.engine.data.build import apply_limits
 from kdsweep.engine.data.digits import load_digits
+from kdsweep.engine.logger import NullLogger
 from kdsweep.engine.models import build_model
 from kdsweep.spec.resolve import resolve_run_config
 
 BATCH, T, ALPHA, LR, PAD = 64, 4.0, 0.9, 0.05, 2
 
 
-class NullLogger:
-    def log_metrics(self, metrics: dict, step: int | None = None) -> None:
-        pass
-
-    def log_artifact(self, path: object, artifact_path: str | None = None) -> None:
-        pass
-
-    def set_status(self, status: str, reason: str | None = None) -> None:
-        pass
 
 
 def run_config(epochs: int, limit: int, threads: int, teacher_ckpt: str) -> dict:

@@ -28,11 +28,11 @@ import time
 from pathlib import Path
 
 import torch
-from bench_engine import NullLogger
 from sidebyside import PeakRss, Ratio, alternate, engine_on_cpu_clock, machine
 
 from kdsweep.engine import train_group
 from kdsweep.engine.data import build_data
+from kdsweep.engine.logger import NullLogger
 from kdsweep.engine.models import build_model
 from kdsweep.spec.resolve import resolve_run_config
 

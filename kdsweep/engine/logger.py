@@ -58,3 +58,19 @@ class MemoryLogger:
 
     def set_status(self, status: RunStatus, reason: str | None = None) -> None:
         self.statuses.append((status, reason))
+
+
+class NullLogger:
+    """Writes nothing: for timing the engine (`kdsweep plan --estimate`, benchmarks)."""
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        pass
+
+    def guard(self) -> None:
+        pass
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        pass
+
+    def set_status(self, status: RunStatus, reason: str | None = None) -> None:
+        pass

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from kdsweep.engine import runtime
 from kdsweep.engine.data.bundle import batch_spans
+from kdsweep.engine.logger import NullLogger
 
 
 def _sync(device: torch.device) -> None:
@@ -82,15 +83,6 @@ class GroupCost:
     val_batches: int
 
 
-class _Quiet:
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        pass
-
-    def log_artifact(self, path: Any, artifact_path: str | None = None) -> None:
-        pass
-
-    def set_status(self, status: str, reason: str | None = None) -> None:
-        pass
 
 
 def _full_sizes(data_cfg: dict[str, Any], seed: int) -> tuple[int, int]:
@@ -165,7 +157,7 @@ def group_epoch(configs: list[dict[str, Any]], *, steps: int = 4, device: str = 
         short = _short_configs(configs, root, steps, n_train, n_val)
         t0 = time.perf_counter()
         results = train_group(short, workdirs=[root / f"run{i}" for i in range(len(short))],
-                              loggers=[_Quiet() for _ in short], device=str(dev))
+                              loggers=[NullLogger() for _ in short], device=str(dev))
         wall = time.perf_counter() - t0
     rows = next((r.history for r in results if len(r.history) == 2), None)
     if rows is None:

@@ -42,7 +42,7 @@ def test_four_fake_gpus_two_jobs_each(workdir):
             logger.log_metrics({"val_acc1": 50.0}, step=1)
             logger.log_metrics({"best_val_acc1": 50.0}, step=None)
             logger.set_status("FINISHED")
-            out.append(SimpleNamespace(status="FINISHED", reason=None, best_val_acc1=50.0))
+            out.append(SimpleNamespace(status="FINISHED", reason=None, best_val_acc1=50.0, metrics={}, history=[]))
         return out
 
     ray.shutdown()

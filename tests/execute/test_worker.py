@@ -46,7 +46,7 @@ def test_job_tags_readable_times_names_its_loggers_and_reports_a_resumed_epoch(t
             logger.set_status("RUNNING")
             logger.log_metrics({"val_acc1": 50.0, "epoch_s": 1.0}, step=2)  # as if resumed after epoch 1
             logger.set_status("FINISHED")
-        return [SimpleNamespace(status="FINISHED", reason=None, best_val_acc1=50.0) for _ in configs]
+        return [SimpleNamespace(status="FINISHED", reason=None, best_val_acc1=50.0, metrics={}, history=[]) for _ in configs]
 
     board = Board()
     before = dt.datetime.now(dt.timezone.utc)
@@ -62,7 +62,7 @@ def test_job_tags_readable_times_names_its_loggers_and_reports_a_resumed_epoch(t
     board = Board()
     run_job(jobs[0].payload(), uri=uri, board=board, system_metrics=False,
             train_fn=lambda configs, *, workdirs, loggers: [
-                lg.set_status("RUNNING") or SimpleNamespace(status="FINISHED", reason=None, best_val_acc1=1.0)
+                lg.set_status("RUNNING") or SimpleNamespace(status="FINISHED", reason=None, best_val_acc1=1.0, metrics={}, history=[])
                 for lg in loggers])
     key = jobs[0].runs[0].key
     assert board.inner.snapshot()[key]["resumed_from"] == 2
