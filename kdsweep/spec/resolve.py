@@ -17,6 +17,7 @@ from kdsweep.errors import UserError, did_you_mean
 from kdsweep.spec.defaults import CHOICES, FREE_FORM, NULLABLE_TYPES, RUN_DEFAULTS, TEACHER_DEFAULTS
 from kdsweep.spec.dotted import deep_merge
 from kdsweep.spec.entries import LOSSES, OPTIMIZERS, SCHEDULES
+from kdsweep.spec.names import check_arch, check_dataset
 from kdsweep.spec.options import REQUIRED, check_type, types_of
 
 COMPONENT_SECTIONS = ("optim", "schedule", "loss", "teacher")  # filled by their own rules, in this order
@@ -116,7 +117,10 @@ def _resolve_teacher(raw: Any) -> dict | None:
     filled = dict(raw)
     if filled.get("run") is not None and "arch" not in filled:
         filled["arch"] = "<from stage>"  # the plan replaces it with the stage's student model
-    return _fill(filled, TEACHER_DEFAULTS, "teacher")
+    out = _fill(filled, TEACHER_DEFAULTS, "teacher")
+    if out["run"] is None:  # with `run:`, the stage's model replaces any arch written here
+        check_arch(out["arch"], "teacher.arch")
+    return out
 
 
 def resolve_run_config(raw: dict) -> dict:
@@ -139,6 +143,10 @@ def resolve_run_config(raw: dict) -> dict:
     if needing and out["teacher"] is None:
         raise UserError(f"loss term(s) {', '.join(needing)} need a teacher; add `teacher: {{run: <stage>}}`",
                         where="teacher")
+    # Names last, so a run's other mistakes are reported as before; the engine's registries
+    # check them again (preflight), with the names read here from the same decorators.
+    check_dataset(out["data"]["name"], "data.name")
+    check_arch(out["student"]["arch"], "student.arch")
     return out
 
 

@@ -14,12 +14,12 @@ REPO = Path(__file__).resolve().parents[2]
 STAGED = """\
 name: t
 base:
-  student: {arch: s}
+  student: {arch: digits_student}
   teacher: {run: teacher}
   loss: {kd: {T: 4, alpha: 0.9}}
 stages:
   teacher:
-    student: {arch: big}
+    student: {arch: digits_teacher}
 grid:
   loss.kd.alpha: [0.5, 0.9]
   loss.kd.T: [2, 4]
@@ -46,13 +46,13 @@ def plan_error(tmp_path: Path, text: str, *args: str) -> str:
     (STAGED.replace("alpha: 0.9}", "alpha: 0.9, alhpa: 0.5}"), (),
      "base.loss.kd.alhpa: unknown key 'alhpa'; did you mean 'alpha'?"),
     # A bad value in base, found while resolving a stage.
-    (STAGED.replace("student: {arch: s}", "student: {arch: s}\n  epochs: ten"), (),
+    (STAGED.replace("student: {arch: digits_student}", "student: {arch: digits_student}\n  epochs: ten"), (),
      "base.epochs: expected an integer, got 'ten'"),
     # An override typo: named as the user typed it on the command line.
     (STAGED, ("-o", "lossx.kd.T=3"), "-o lossx.kd.T: unknown key 'lossx'; did you mean 'loss'?"),
     (STAGED, ("-o", "optim.lr=-1"), "-o optim.lr: expected a learning rate > 0, got -1"),
     # What the stage or point wrote itself stays theirs.
-    (STAGED.replace("student: {arch: big}", "student: {arch: big}\n    optim: {lr: x}"), (),
+    (STAGED.replace("student: {arch: digits_teacher}", "student: {arch: digits_teacher}\n    optim: {lr: x}"), (),
      "stages.teacher: optim.lr: expected a number, got 'x'"),
     (STAGED.replace("loss.kd.T: [2, 4]", "loss.kd.T: [2, 0]"), (),
      "point alpha=0.5 T=0: loss.kd.T: expected a temperature > 0, got 0"),

@@ -63,10 +63,10 @@ def test_each_group_shape_is_measured_once():
 
 
 def test_seeds_and_loss_values_do_not_change_the_speed_signature():
-    base = {"seed": 0, "epochs": 2, "data": {"batch_size": 64}, "student": {"arch": "s"},
-            "loss": {"kd": {"T": 4}}, "optim": {"name": "sgd", "lr": 0.1}, "teacher": {"arch": "t", "key": "k1"}}
+    base = {"seed": 0, "epochs": 2, "data": {"batch_size": 64}, "student": {"arch": "digits_student"},
+            "loss": {"kd": {"T": 4}}, "optim": {"name": "sgd", "lr": 0.1}, "teacher": {"arch": "digits_teacher", "key": "k1"}}
     other = {**base, "seed": 3, "loss": {"kd": {"T": 8}}, "optim": {"name": "sgd", "lr": 0.5},
-             "teacher": {"arch": "t", "key": "k2", "checkpoint": "x.pt"}}
+             "teacher": {"arch": "digits_teacher", "key": "k2", "checkpoint": "x.pt"}}
     assert speed_signature([base]) == speed_signature([other])
     assert speed_signature([base]) != speed_signature([{**base, "data": {"batch_size": 128}}])
     assert speed_signature([base]) != speed_signature([base, base])

@@ -86,7 +86,7 @@ def test_key_changes_with_what_is_trained(write_yaml, override):
 
 def test_teacher_change_changes_student_key(write_yaml):
     path = write_yaml(SWEEP)
-    other = plan_sweep(write_yaml(SWEEP.replace("arch: digits_teacher", "arch: digits_big"), "other.yaml"))
+    other = plan_sweep(write_yaml(SWEEP.replace("arch: digits_teacher", "arch: resnet50"), "other.yaml"))
     assert _student(other).key != _student(plan_sweep(path)).key
     assert other.runs[0].key != plan_sweep(path).runs[0].key
 
@@ -100,7 +100,7 @@ def test_stage_name_does_not_change_keys(write_yaml):
 
 
 def test_result_config_drops_non_result_keys():
-    raw = {"student": {"arch": "s"}, "data": {"root": "/x", "workers": 3}, "device": "cpu"}
+    raw = {"student": {"arch": "digits_student"}, "data": {"root": "/x", "workers": 3}, "device": "cpu"}
     config = resolve_run_config(raw)
     out = result_config(config)
     assert "device" not in out and "root" not in out["data"] and "workers" not in out["data"]
@@ -169,14 +169,14 @@ grid:
 
 @pytest.mark.parametrize("axis, values", [
     ("seed", "[0, 1]"),
-    ("student.arch", "[digits_student, digits_small]"),
+    ("student.arch", "[digits_student, food11_student]"),
     ("teacher.run", "[teacher, teacher2]"),
     ("epochs", "[3, 4]"),
     ("data.batch_size", "[32, 64]"),
     ("schedule", "[{name: constant}, {name: cosine}]"),
 ])
 def test_runs_differing_in_what_the_pass_shares_do_not(write_yaml, axis, values):
-    text = SWEEP + "  teacher2:\n    student: {arch: digits_teacher2}\n" + f"grid:\n  {axis}: {values}\n"
+    text = SWEEP + "  teacher2:\n    student: {arch: resnet34}\n" + f"grid:\n  {axis}: {values}\n"
     plan = plan_sweep(write_yaml(text))
     students = [r for r in plan.runs if r.stage is None]
     assert len(students) == 2 and students[0].group != students[1].group

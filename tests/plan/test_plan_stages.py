@@ -11,7 +11,7 @@ base:
   seed: 4
   epochs: 12
   data: {name: digits, batch_size: 32}
-  student: {arch: small, cifar: true}
+  student: {arch: dwpw_student, cifar: true}
   teacher: {run: big}
   optim: {name: sgd, lr: 0.05, weight_decay: 5.0e-4}
   schedule: {name: cosine, warmup_epochs: 1}
@@ -28,7 +28,7 @@ def test_stage_is_base_merged_with_body_without_teacher_or_distillation(write_ya
 stages:
   big:
     epochs: 20
-    student: {arch: large, head: {name: cosine, s: 5}}
+    student: {arch: resnet18, head: {name: cosine, s: 5}}
     optim: {lr: 0.1}
 """))
     stage, student = plan.runs
@@ -36,7 +36,7 @@ stages:
     assert stage.stage == "big" and stage.point == {} and stage.depends_on == []
     assert c["epochs"] == 20 and c["seed"] == 4
     assert c["data"]["batch_size"] == 32 and c["train"]["amp"] == "bf16"
-    assert c["student"]["arch"] == "large" and c["student"]["cifar"] is True  # deep merge keeps cifar
+    assert c["student"]["arch"] == "resnet18" and c["student"]["cifar"] is True  # deep merge keeps cifar
     assert c["student"]["head"] == {"name": "cosine", "s": 5}
     assert c["optim"] == {**student.config["optim"], "lr": 0.1}
     assert c["schedule"] == student.config["schedule"]
@@ -44,7 +44,7 @@ stages:
     assert c["loss"] == {"ce": {"weight": 1.0, "label_smoothing": 0.1}}  # ce inherited, kd and hint not
     # the student's teacher is the stage's model
     t = student.config["teacher"]
-    assert (t["arch"], t["cifar"], t["head"]) == ("large", True, {"name": "cosine", "s": 5})
+    assert (t["arch"], t["cifar"], t["head"]) == ("resnet18", True, {"name": "cosine", "s": 5})
     assert t["key"] == stage.key and t["run"] == "big" and student.depends_on == [stage.key]
     assert student.config["loss"]["ce"]["weight"] == 0.1
     assert set(student.config["loss"]) == {"ce", "hint", "kd"}
@@ -54,29 +54,29 @@ def test_teacher_model_fields_come_from_the_stage_not_the_student_section(write_
     plan = plan_sweep(write_yaml(BASE.replace("{run: big}", "{run: big, arch: wrong, cifar: false}") + """\
 stages:
   big:
-    student: {arch: large, num_classes: 7, kwargs: {width: 2}}
+    student: {arch: resnet18, num_classes: 7, kwargs: {width: 2}}
 """))
     t = plan.runs[1].config["teacher"]
-    assert (t["arch"], t["cifar"], t["num_classes"], t["kwargs"]) == ("large", True, 7, {"width": 2})
+    assert (t["arch"], t["cifar"], t["num_classes"], t["kwargs"]) == ("resnet18", True, 7, {"width": 2})
 
 
 def test_teacher_num_classes_falls_back_to_the_stage_data(write_yaml):
     text = BASE.replace("{name: digits, batch_size: 32}", "{name: fake, num_classes: 5}")
-    plan = plan_sweep(write_yaml(text + "stages:\n  big:\n    student: {arch: large}\n"))
+    plan = plan_sweep(write_yaml(text + "stages:\n  big:\n    student: {arch: resnet18}\n"))
     assert plan.runs[1].config["teacher"]["num_classes"] == 5
 
 
 def test_stage_body_may_name_its_own_teacher_and_loss(write_yaml):
     plan = plan_sweep(write_yaml(BASE + """\
 stages:
-  root: {student: {arch: root}}
+  root: {student: {arch: digits_teacher}}
   big:
-    student: {arch: large}
+    student: {arch: resnet18}
     teacher: {run: root}
     loss: {refinery: {teacher_mode: train}}
 """))
     root, big, student = plan.runs
-    assert big.config["teacher"]["arch"] == "root" and big.depends_on == [root.key]
+    assert big.config["teacher"]["arch"] == "digits_teacher" and big.depends_on == [root.key]
     assert set(big.config["loss"]) == {"ce", "refinery"} and big.config["loss"]["ce"]["weight"] == 0.0
     assert big.config["loss"]["ce"]["label_smoothing"] == 0.1
     assert big.config["loss"]["refinery"]["teacher_mode"] == "train"
@@ -88,26 +88,26 @@ def test_refinery_chain_is_a_depends_on_chain_in_dependency_order(write_yaml):
     plan = plan_sweep(write_yaml("""\
 name: chain
 base:
-  student: {arch: ex}
+  student: {arch: efficientnet_ex}
   teacher: {run: b0}
   loss: {refinery: {}}
 stages:
-  b0: {student: {arch: b0}, teacher: {run: b3r}, loss: {refinery: {}}}
-  b3r: {student: {arch: b3}, teacher: {run: b3}, loss: {refinery: {}}}
-  b3: {student: {arch: b3}}
+  b0: {student: {arch: efficientnet_cifar_b0}, teacher: {run: b3r}, loss: {refinery: {}}}
+  b3r: {student: {arch: efficientnet_cifar_b3}, teacher: {run: b3}, loss: {refinery: {}}}
+  b3: {student: {arch: efficientnet_cifar_b3}}
 grid:
-  student.arch: [ex, exx]
+  student.arch: [efficientnet_ex, efficientnet_exx]
 """))
     assert [r.stage for r in plan.runs] == ["b3", "b3r", "b0", None, None]
     b3, b3r, b0, ex, exx = plan.runs
     assert b3.depends_on == [] and b3r.depends_on == [b3.key] and b0.depends_on == [b3r.key]
     assert ex.depends_on == exx.depends_on == [b0.key]
-    assert [r.config["teacher"]["arch"] for r in (b3r, b0, ex)] == ["b3", "b3", "b0"]
+    assert [r.config["teacher"]["arch"] for r in (b3r, b0, ex)] == ["efficientnet_cifar_b3", "efficientnet_cifar_b3", "efficientnet_cifar_b0"]
     assert b3.key != b3r.key  # the same model, trained on other targets
 
 
 def test_stage_inherits_overrides(write_yaml, cli):
-    path = write_yaml(BASE + "stages:\n  big: {student: {arch: large}}\n")
+    path = write_yaml(BASE + "stages:\n  big: {student: {arch: resnet18}}\n")
     plan = plan_sweep(path, ["epochs=1", "data.root=/x", "loss.ce.label_smoothing=0.0"])
     for run in plan.runs:
         assert run.config["epochs"] == 1 and run.config["data"]["root"] == "/x"
@@ -118,7 +118,7 @@ def test_stage_inherits_overrides(write_yaml, cli):
 def test_null_removes_kd_and_drops_the_teacher(write_yaml):
     plan = plan_sweep(write_yaml(BASE + """\
 stages:
-  big: {student: {arch: large}}
+  big: {student: {arch: resnet18}}
 grid:
   loss.kd: [null, {T: 2, alpha: 0.5}]
   loss.hint: [null]
@@ -133,7 +133,7 @@ grid:
 
 
 def test_null_removes_a_nested_value(write_yaml):
-    plan = plan_sweep(write_yaml(BASE + "stages:\n  big: {student: {arch: large}}\n"
+    plan = plan_sweep(write_yaml(BASE + "stages:\n  big: {student: {arch: resnet18}}\n"
                                         "points:\n  - {train.amp: null, loss.ce: null}\n"))
     c = plan.runs[1].config
     assert c["train"]["amp"] == "off" and c["loss"]["ce"] == {"weight": 0.1, "label_smoothing": 0.0}
@@ -141,10 +141,10 @@ def test_null_removes_a_nested_value(write_yaml):
 
 def test_stage_with_point_of_its_own_model_is_reused(write_yaml):
     """A sweep point that trains exactly the stage (the big model alone) is that stage, not a second run."""
-    point = "points:\n  - {student.arch: large, loss.kd: null, loss.hint: null}\n"
-    plan = plan_sweep(write_yaml(BASE + "stages:\n  big: {student: {arch: large}}\n" + point))
+    point = "points:\n  - {student.arch: resnet18, loss.kd: null, loss.hint: null}\n"
+    plan = plan_sweep(write_yaml(BASE + "stages:\n  big: {student: {arch: resnet18}}\n" + point))
     assert len(plan.runs) == 1 and plan.runs[0].stage == "big"
-    assert plan.runs[0].point == {"student.arch": "large", "loss.kd": None, "loss.hint": None}
+    assert plan.runs[0].point == {"student.arch": "resnet18", "loss.kd": None, "loss.hint": None}
 
 
 def test_overrides_reach_stages_but_not_their_teacher_or_kd(tmp_path):

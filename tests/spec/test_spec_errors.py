@@ -10,19 +10,19 @@ import pytest
 PLAIN = """\
 name: t
 base:
-  student: {arch: s}
+  student: {arch: digits_student}
 """
 
 # A student distilled from the stage `teacher`.
 KD = """\
 name: t
 base:
-  student: {arch: s}
+  student: {arch: digits_student}
   teacher: {run: teacher}
   loss: {kd: {T: 4, alpha: 0.9}}
 stages:
   teacher:
-    student: {arch: big}
+    student: {arch: digits_teacher}
 """
 
 
@@ -40,15 +40,15 @@ CASES = [
     case("top-level-is-a-list", "- name: t\n- base: {}\n",
          ["expected a mapping at the top level", "got list"]),
     case("top-level-is-a-scalar", "just some words\n", ["expected a mapping at the top level", "got str"]),
-    case("missing-name", "base:\n  student: {arch: s}\n", ["name: required", "non-empty string"]),
-    case("name-not-text", "name: [a]\nbase:\n  student: {arch: s}\n", ["name: required"]),
+    case("missing-name", "base:\n  student: {arch: digits_student}\n", ["name: required", "non-empty string"]),
+    case("name-not-text", "name: [a]\nbase:\n  student: {arch: digits_student}\n", ["name: required"]),
     case("base-not-a-mapping", "name: t\nbase: [1, 2]\n", ["base: expected a mapping", "got [1, 2]"]),
     case("stage-body-not-a-mapping", PLAIN + "stages:\n  big: resnet50\n",
          ["stages.big: expected a mapping", "'resnet50'"]),
     # --- YAML and files --------------------------------------------------------------------------
     case("yaml-syntax-error", "name: t\nbase:\n  student: {arch: s\n  epochs: 3\n",
          ["YAML syntax error at line 4", "expected ',' or '}'"]),
-    case("yaml-tab-indent", "name: t\nbase:\n\tstudent: {arch: s}\n",
+    case("yaml-tab-indent", "name: t\nbase:\n\tstudent: {arch: digits_student}\n",
          ["YAML syntax error at line 3", "'\\t'"]),
     case("yaml-control-character", "name: t\nbase: \x01\n",
          ["YAML syntax error at line 2", "special characters are not allowed"]),
@@ -75,7 +75,7 @@ CASES = [
          ["optim.lr: expected", "got '1.0e6'", "needs a dot and a signed exponent: write 1.0e+6"]),
     case("seed-not-an-integer", PLAIN + "  seed: 1.5\n", ["base: seed: expected an integer, got 1.5"]),
     case("bool-is-not-an-integer", PLAIN + "  epochs: true\n", ["epochs: expected an integer, got True"]),
-    case("freeze-not-a-list", "name: t\nbase:\n  student: {arch: s, freeze: features}\n",
+    case("freeze-not-a-list", "name: t\nbase:\n  student: {arch: digits_student, freeze: features}\n",
          ["student.freeze: expected a list, got 'features'"]),
     case("student-not-a-mapping", "name: t\nbase:\n  student: resnet18\n",
          ["base: student: expected a mapping, got 'resnet18'"]),
@@ -125,8 +125,8 @@ stages:
 """, ["stages.a.teacher.run: stage cycle: a -> b -> a"]),
     case("stage-names-missing-teacher-stage", PLAIN + """\
 stages:
-  b3: {student: {arch: b3}}
-  b3r: {student: {arch: b3}, teacher: {run: b4}, loss: {refinery: {}}}
+  b3: {student: {arch: efficientnet_cifar_b3}}
+  b3r: {student: {arch: efficientnet_cifar_b3}, teacher: {run: b4}, loss: {refinery: {}}}
 """, ["stages.b3r.teacher.run: unknown stage 'b4'", "known: b3, b3r"]),
     case("teacher-run-but-no-stages", PLAIN + "  teacher: {run: big}\n  loss: {kd: {}}\n",
          ["base: teacher.run: unknown stage 'big': this sweep declares no `stages:`"]),
@@ -137,10 +137,10 @@ stages:
     case("init-run-not-text", KD + "points:\n  - {student.init: {run: [teacher]}}\n",
          ["student.init.run: unknown stage ['teacher']"]),
     case("stage-with-kd-but-no-teacher",
-         KD + "  student2:\n    student: {arch: s2}\n    loss: {kd: {T: 2}}\n",
+         KD + "  student2:\n    student: {arch: food11_student}\n    loss: {kd: {T: 2}}\n",
          ["stages.student2: teacher: loss term(s) kd need a teacher"]),
     case("bad-value-in-stage-body",
-         KD.replace("student: {arch: big}", "student: {arch: big}\n    optim: {lr: x}"),
+         KD.replace("student: {arch: digits_teacher}", "student: {arch: digits_teacher}\n    optim: {lr: x}"),
          ["stages.teacher: optim.lr: expected", "got 'x'"]),
     # --- grid, zip, points, seeds ----------------------------------------------------------------
     case("empty-grid-axis", KD + "grid:\n  loss.kd.T: []\n",

@@ -12,13 +12,13 @@ KD = """\
 name: t
 base:
   epochs: 3
-  student: {arch: s}
+  student: {arch: digits_student}
   teacher: {run: big}
   data: {workers: 2}
   loss: {kd: {T: 4, alpha: 0.9}}
 stages:
   big:
-    student: {arch: b}
+    student: {arch: efficientnet_exx}
 """
 
 
@@ -77,17 +77,17 @@ def test_extends_merges_underneath(write_yaml):
     write_yaml("base:\n  epochs: 100\n  optim: {lr: 0.1, weight_decay: 1.0e-4}\n  data: {name: cifar100}\n",
                "base/common.yaml")
     path = write_yaml("extends: base/common.yaml\nname: x\n"
-                      "base:\n  student: {arch: s}\n  optim: {lr: 0.05}\n")
+                      "base:\n  student: {arch: digits_student}\n  optim: {lr: 0.05}\n")
     sweep = load_sweep(path)
     assert sweep.base == {"epochs": 100, "optim": {"lr": 0.05, "weight_decay": 1e-4},
-                          "data": {"name": "cifar100"}, "student": {"arch": "s"}}
+                          "data": {"name": "cifar100"}, "student": {"arch": "digits_student"}}
 
 
 def test_extends_two_levels(write_yaml):
     write_yaml("base:\n  epochs: 5\n  seed: 1\n", "a.yaml")
     write_yaml("extends: a.yaml\nbase:\n  epochs: 6\n", "b.yaml")
-    sweep = load_sweep(write_yaml("extends: b.yaml\nname: x\nbase:\n  student: {arch: s}\n"))
-    assert sweep.base == {"epochs": 6, "seed": 1, "student": {"arch": "s"}}
+    sweep = load_sweep(write_yaml("extends: b.yaml\nname: x\nbase:\n  student: {arch: digits_student}\n"))
+    assert sweep.base == {"epochs": 6, "seed": 1, "student": {"arch": "digits_student"}}
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -119,7 +119,7 @@ def test_overrides_change_resolved_values_of_points_and_stages(write_yaml):
         assert run.config["optim"]["betas"] == [0.8, 0.99]
         assert run.config["train"]["channels_last"] is True
         assert run.config["data"]["workers"] == 2
-    assert over.runs[0].stage == "big" and over.runs[0].config["student"]["arch"] == "b"
+    assert over.runs[0].stage == "big" and over.runs[0].config["student"]["arch"] == "efficientnet_exx"
     assert over.sweep.overrides == {"epochs": 1, "data.root": "/x", "optim.betas": [0.8, 0.99],
                                     "train.channels_last": True}
     assert {r.key for r in over.runs}.isdisjoint(r.key for r in plain.runs)
@@ -135,7 +135,7 @@ def test_root_override_keeps_keys(write_yaml):
 
 def test_override_applies_over_stage_body(write_yaml):
     """-o sets every run: a stage body that names the key is overridden too (smoke runs stay short)."""
-    path = write_yaml(KD.replace("student: {arch: b}", "student: {arch: b}\n    epochs: 9"))
+    path = write_yaml(KD.replace("student: {arch: efficientnet_exx}", "student: {arch: efficientnet_exx}\n    epochs: 9"))
     assert [r.config["epochs"] for r in plan_sweep(path).runs] == [9, 3]
     plan = plan_sweep(path, ["epochs=2"])
     assert [r.config["epochs"] for r in plan.runs] == [2, 2]

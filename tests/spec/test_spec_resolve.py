@@ -10,7 +10,7 @@ from kdsweep.spec.dotted import deep_merge, flatten, get_path, set_path
 from kdsweep.spec.entries import LOSSES, SCHEDULES
 from kdsweep.spec.resolve import merge_stage, resolve_run_config
 
-STUDENT = {"student": {"arch": "s"}}
+STUDENT = {"student": {"arch": "digits_student"}}
 
 
 def test_defaults_filled():
@@ -87,18 +87,18 @@ def test_null_means_default(path):
 
 
 @pytest.mark.parametrize("raw, where", [
-    ({"student": {"arch": "s"}, "optim": {"lr": "fast"}}, "optim.lr"),
-    ({"student": {"arch": "s"}, "epochs": 2.5}, "epochs"),
-    ({"student": {"arch": "s"}, "data": {"limit": "all"}}, "data.limit"),
-    ({"student": {"arch": "s"}, "optim": {"grad_clip": "x"}}, "optim.grad_clip"),
-    ({"student": {"arch": "s", "head": "cosine"}}, "student.head"),
+    ({"student": {"arch": "digits_student"}, "optim": {"lr": "fast"}}, "optim.lr"),
+    ({"student": {"arch": "digits_student"}, "epochs": 2.5}, "epochs"),
+    ({"student": {"arch": "digits_student"}, "data": {"limit": "all"}}, "data.limit"),
+    ({"student": {"arch": "digits_student"}, "optim": {"grad_clip": "x"}}, "optim.grad_clip"),
+    ({"student": {"arch": "digits_student", "head": "cosine"}}, "student.head"),
     ({"student": {}}, "student.arch"),
-    ({"student": {"arch": "s"}, "loss": {"kd": {"alpha": -0.1}}, "teacher": {"run": "t"}}, "loss.kd.alpha"),
-    ({"student": {"arch": "s"}, "loss": {"hint": {"layers": []}}, "teacher": {"run": "t"}},
+    ({"student": {"arch": "digits_student"}, "loss": {"kd": {"alpha": -0.1}}, "teacher": {"run": "t"}}, "loss.kd.alpha"),
+    ({"student": {"arch": "digits_student"}, "loss": {"hint": {"layers": []}}, "teacher": {"run": "t"}},
      "loss.hint.layers"),
-    ({"student": {"arch": "s"}, "loss": [1]}, "loss"),
-    ({"student": {"arch": "s"}, "schedule": "cosine"}, "schedule"),
-    ({"student": {"arch": "s"}, "data": {"batch_size": 0}}, "data.batch_size"),
+    ({"student": {"arch": "digits_student"}, "loss": [1]}, "loss"),
+    ({"student": {"arch": "digits_student"}, "schedule": "cosine"}, "schedule"),
+    ({"student": {"arch": "digits_student"}, "data": {"batch_size": 0}}, "data.batch_size"),
 ])
 def test_errors_name_the_key_path(raw, where):
     with pytest.raises(UserError) as exc:
@@ -107,19 +107,19 @@ def test_errors_name_the_key_path(raw, where):
 
 
 def test_free_form_mappings_not_checked():
-    student = {"arch": "s", "kwargs": {"width": 2}, "head": {"name": "cosine", "s": 5}}
+    student = {"arch": "digits_student", "kwargs": {"width": 2}, "head": {"name": "cosine", "s": 5}}
     config = resolve_run_config({"student": student})
     assert config["student"]["kwargs"] == {"width": 2}
     assert config["student"]["head"] == {"name": "cosine", "s": 5}
 
 
 def test_merge_stage_drops_teacher_and_distillation_terms():
-    base = {"student": {"arch": "s"}, "epochs": 7, "optim": {"lr": 0.1, "weight_decay": 1e-4},
+    base = {"student": {"arch": "digits_student"}, "epochs": 7, "optim": {"lr": 0.1, "weight_decay": 1e-4},
             "teacher": {"run": "big"},
             "loss": {"kd": {"T": 3}, "refinery": {}, "fa": {"weight": 1}, "hint": {"layers": []},
                      "ce": {"label_smoothing": 0.1}}}
-    stage = merge_stage(base, {"student": {"arch": "big"}, "optim": {"lr": 0.2}})
-    assert stage == {"student": {"arch": "big"}, "epochs": 7, "optim": {"lr": 0.2, "weight_decay": 1e-4},
+    stage = merge_stage(base, {"student": {"arch": "digits_teacher"}, "optim": {"lr": 0.2}})
+    assert stage == {"student": {"arch": "digits_teacher"}, "epochs": 7, "optim": {"lr": 0.2, "weight_decay": 1e-4},
                      "loss": {"ce": {"label_smoothing": 0.1}}}
     assert base["teacher"] == {"run": "big"} and "kd" in base["loss"]  # the base is not mutated
     chained = merge_stage(base, {"teacher": {"run": "a"}, "loss": {"refinery": {}}})

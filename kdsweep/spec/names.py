@@ -1,0 +1,92 @@
+"""The names a sweep may give `student.arch` / `teacher.arch` and `data.name`, known without torch.
+
+The engine registers models with `@MODELS.register("digits_student", ...)` and data sets with
+`@dataset("digits", ...)`; those decorators stay the one place a name is declared. The plan
+reads the literal names from the decorators' syntax tree (as `spec.entries` reads spec blocks),
+so `kdsweep plan` rejects a misspelt arch or data set without importing torch.
+
+torchvision models (any classification builder, found by the engine's fallback) are read the
+same way: the builders torchvision marks `@register_model()` in the files of its `models`
+package (not its detection / segmentation / video subpackages, as `list_models(module=
+torchvision.models)` does), found with `importlib.util.find_spec`, never imported. When
+torchvision is not installed, only kdsweep's own names are known. tests/spec/test_names.py
+checks these lists against the engine's registries and torchvision's `list_models`.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from kdsweep.errors import UserError, did_you_mean
+from kdsweep.spec.entries import PACKAGE_ROOT
+
+MODEL_FILES = PACKAGE_ROOT / "engine" / "models"
+DATASET_FILES = PACKAGE_ROOT / "engine" / "data"
+# A torchvision builder: `@register_model()` (maybe with arguments, maybe more decorators) then `def name`.
+_TORCHVISION_BUILDER = re.compile(r"^@register_model\([^)]*\)\s*\n(?:@.*\n)*def (\w+)", re.MULTILINE)
+
+
+def _decorated_names(folder: Path, decorator: str) -> list[str]:
+    """Names registered in `folder`'s modules by `@<decorator>("name", ...)` (no name: the function's)."""
+    names: list[str] = []
+    for path in sorted(folder.glob("*.py")):
+        text = path.read_text()
+        if decorator.split(".")[-1] + "(" not in text:  # most files register nothing: skip the parse
+            continue
+        for node in ast.walk(ast.parse(text, filename=str(path))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                continue
+            for dec in node.decorator_list:
+                if isinstance(dec, ast.Call) and ast.unparse(dec.func) == decorator:
+                    first = dec.args[0] if dec.args else None
+                    if first is None:
+                        names.append(node.name)
+                    elif isinstance(first, ast.Constant) and isinstance(first.value, str):
+                        names.append(first.value)
+                    else:  # a developer's mistake: the plan could not check the name
+                        raise RuntimeError(f"{path}:{dec.lineno}: register with a literal name string")
+    return names
+
+
+@lru_cache(maxsize=1)
+def kdsweep_models() -> tuple[str, ...]:
+    return tuple(_decorated_names(MODEL_FILES, "MODELS.register"))
+
+
+@lru_cache(maxsize=1)
+def torchvision_models() -> tuple[str, ...]:
+    """torchvision's classification builders, read from its source; () when it is not installed."""
+    try:
+        spec = importlib.util.find_spec("torchvision")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        return ()
+    names: list[str] = []
+    for location in spec.submodule_search_locations:
+        for path in sorted((Path(location) / "models").glob("*.py")):
+            names.extend(_TORCHVISION_BUILDER.findall(path.read_text()))
+    return tuple(names)
+
+
+@lru_cache(maxsize=1)
+def datasets() -> tuple[str, ...]:
+    return tuple(_decorated_names(DATASET_FILES, "dataset"))
+
+
+def check_arch(name: object, where: str) -> None:
+    """A model name: kdsweep's own first, then torchvision's (read only when needed)."""
+    if isinstance(name, str) and (name in kdsweep_models() or name in torchvision_models()):
+        return
+    known = set(kdsweep_models()) | set(torchvision_models())
+    raise UserError(f"unknown model {name!r}; {did_you_mean(name, known)}", where=where)
+
+
+def check_dataset(name: object, where: str) -> None:
+    if isinstance(name, str) and name in datasets():
+        return
+    raise UserError(f"unknown data set {name!r}; {did_you_mean(name, datasets())}", where=where)
