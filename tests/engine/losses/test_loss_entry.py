@@ -74,15 +74,15 @@ def toy(tmp_path, monkeypatch):
 
 def test_the_plan_resolves_a_new_term_from_its_file_alone(toy):
     assert "toykd" in LOSSES
-    config = resolve_run_config({"student": {"arch": "s"}, "teacher": {"run": "t"}, "loss": {"toykd": {"T": 4}}})
+    config = resolve_run_config({"student": {"arch": "digits_student"}, "teacher": {"run": "t"}, "loss": {"toykd": {"T": 4}}})
     assert config["loss"] == {"ce": {"weight": 1.0, "label_smoothing": 0.0}, "toykd": {"T": 4, "weight": 1.0}}
     with pytest.raises(UserError, match="loss term.s. toykd need a teacher"):
-        resolve_run_config({"student": {"arch": "s"}, "loss": {"toykd": {}}})
+        resolve_run_config({"student": {"arch": "digits_student"}, "loss": {"toykd": {}}})
     with pytest.raises(UserError, match="unknown key 'TT'; did you mean 'T'") as err:
-        resolve_run_config({"student": {"arch": "s"}, "teacher": {"run": "t"}, "loss": {"toykd": {"TT": 1}}})
+        resolve_run_config({"student": {"arch": "digits_student"}, "teacher": {"run": "t"}, "loss": {"toykd": {"TT": 1}}})
     assert err.value.where == "loss.toykd.TT"
     with pytest.raises(UserError, match="expected a temperature > 0, got 0"):
-        resolve_run_config({"student": {"arch": "s"}, "teacher": {"run": "t"}, "loss": {"toykd": {"T": 0}}})
+        resolve_run_config({"student": {"arch": "digits_student"}, "teacher": {"run": "t"}, "loss": {"toykd": {"T": 0}}})
 
 
 def test_reading_the_entry_imports_neither_the_file_nor_torch(toy):
