@@ -66,3 +66,13 @@ def test_torchvision_model_names_still_plan(tmp_path, arch):
     rows = json.loads(proc.stdout)
     assert [r["config"]["student"]["arch"] for r in rows] == [arch, "digits_student", "digits_student"]
     assert rows[1]["config"]["teacher"]["arch"] == arch
+
+
+def test_a_search_choice_of_an_unknown_model_fails_at_plan_time(tmp_path):
+    text = SWEEP.replace("grid:\n  loss.kd.T: [2, 4]\n", "search:\n  space:\n"
+                         "    student.arch: {choice: [digits_student, resnt18]}\n  trials: 2\n")
+    proc = plan(tmp_path, text)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    err = proc.stderr.strip()
+    assert "\n" not in err and "search.space.student.arch: 'resnt18' does not make a valid run" in err
+    assert "unknown model 'resnt18'; did you mean 'resnet18'" in err
