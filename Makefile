@@ -34,7 +34,7 @@ bench: $(STAMP)
 	cd benchmarks && ../$(BIN)/python bench_engine.py
 	cd benchmarks && ../$(BIN)/python bench_fused.py --rounds 2
 	cd benchmarks && ../$(BIN)/python bench_data.py
-	cd benchmarks && ../$(BIN)/python bench_sched.py --rounds 1
+	cd benchmarks && ../$(BIN)/python bench_sched.py --rounds 1 --jobs 20
 
 lint: $(STAMP)
 	$(BIN)/ruff check kdsweep tests benchmarks
