@@ -63,12 +63,13 @@ def kdsweep(sweep: Path, store: Path, *extra: str) -> float:
 
 
 def ended_times(store: Path) -> list[float]:
-    """When each run of the store ended (the worker's kdsweep.ended tag, epoch seconds), sorted."""
+    """When each run of the store ended (the worker's ISO 8601 kdsweep.ended tag, as epoch seconds), sorted."""
     import sqlite3
+    from datetime import datetime
 
     with sqlite3.connect(store) as db:
         rows = db.execute("select value from tags where key = 'kdsweep.ended'").fetchall()
-    return sorted(float(v) for (v,) in rows)
+    return sorted(datetime.fromisoformat(v).timestamp() for (v,) in rows)
 
 
 def per_job(root: Path, jobs: int, *extra: str) -> tuple[float, float, float]:
