@@ -14,7 +14,7 @@ from kdsweep.engine.profile import format_count, micronet_score, profile_model
 # batch_size=2)` with helper.py's mul_factor 0.5) on the ORIGINAL efficientnet_ex / _exx of
 # torchscope-master/efficientnet_ex.py (coslinear head, 100 classes): the total and the split by
 # module kind. The totals are the numbers 001 prints.
-TORCHSCOPE = json.loads((Path(__file__).parents[1] / "golden" / "counts_001_torchscope.json").read_text())["models"]
+TORCHSCOPE = json.loads((Path(__file__).parent / "golden" / "counts_001_torchscope.json").read_text())["models"]
 COSINE = {"name": "cosine", "s": 5.0, "m": 0.0, "hidden": 200}
 
 

@@ -215,7 +215,7 @@ def test_a_run_shorter_than_its_warm_up_warms_up_throughout():
     assert factors[-1] == 1.0
 
 
-GOLDEN_004 = Path(__file__).parents[1] / "golden" / "lr_004_warmup_cosine.json"
+GOLDEN_004 = Path(__file__).parent / "golden" / "lr_004_warmup_cosine.json"
 
 
 @pytest.mark.parametrize("curve", json.loads(GOLDEN_004.read_text())["curves"],

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-GOLDEN = Path(__file__).resolve().parents[2] / "golden"
+GOLDEN = Path(__file__).parent / "golden"
 
 
 def read_golden(name: str) -> dict:

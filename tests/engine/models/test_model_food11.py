@@ -3,7 +3,7 @@
 There is no public repository of 003's code to run: its student is the course's sample
 `StudentNet` (ML2023 Spring HW13), known from the homework's published layout (four
 unpadded 3x3 convs 4, 16, 64, 84 with BN + ReLU, max-pools after the 2nd to 4th, global
-average pool, Linear(84, 11)). The golden file `tests/golden/models_003_food11_student.json`
+average pool, Linear(84, 11)). The golden file `tests/engine/models/golden/models_003_food11_student.json`
 was made once, outside the project, from that layout re-typed by hand with the course's
 names (`cnn.*`, `fc.0`): kdsweep's seeded weights copied onto it in definition order, its
 layer-by-layer shapes and eval-mode logits on a seeded 2x3x224x224 input saved. So this pins

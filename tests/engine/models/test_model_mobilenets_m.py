@@ -1,6 +1,6 @@
 """MobileNets-M and the MobileNetV2 teacher against 002's own code.
 
-Golden file `tests/golden/models_002_mobilenet.json`, made once outside the project by
+Golden file `tests/engine/models/golden/models_002_mobilenet.json`, made once outside the project by
 running 002's model_s.py (`mobilenet_s_medium(101)`) and model_v2.py (`MobileNetV2(101)`)
 from Fronik-Lihaotian/knowledgeDistillation @ 7a017bf: kdsweep's seeded model
 (`_golden.seeded_model`, BN statistics from an 8x3x96x96 pass) had its state dict copied tensor by tensor, in definition order,
