@@ -128,3 +128,18 @@ def full_precision(device: torch.device) -> contextlib.AbstractContextManager[An
         return torch.autocast(device_type=device.type, enabled=False)
     except (RuntimeError, ValueError):  # a device type autocast does not know: nothing to disable
         return contextlib.nullcontext()
+
+
+class LayerPairTerm(LossTerm):
+    """A term reading one student layer and one teacher layer (FA, CRD): both hooked by name."""
+
+    student_layer: str
+    teacher_layer: str
+
+    @property
+    def student_layers(self) -> list[str]:
+        return [self.student_layer]
+
+    @property
+    def teacher_layers(self) -> list[str]:
+        return [self.teacher_layer]

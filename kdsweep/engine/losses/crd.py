@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kdsweep.engine.features import CLASSIFIER_INPUT
-from kdsweep.engine.losses.base import LossContext, LossTerm
+from kdsweep.engine.losses.base import LayerPairTerm, LossContext
 from kdsweep.errors import UserError
 from kdsweep.spec.entries import LossEntry
 from kdsweep.spec.options import Options, option
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 NCE_EPS = 1e-7  # mdistiller's guard in the NCE ratios
 
 
-class CRD(LossTerm):
+class CRD(LayerPairTerm):
     """NCE between embedded student and teacher features against a momentum memory bank.
 
     Both sides' features (flattened; by default the input of the classifier, mdistiller's
@@ -74,14 +74,6 @@ class CRD(LossTerm):
     def from_options(cls, opts: CRDOptions, *, where: str) -> CRD:
         return cls(opts.weight, opts.student_layer, opts.teacher_layer, opts.feat_dim, opts.nce_k, opts.nce_t,
                    opts.nce_momentum, where=where)
-
-    @property
-    def student_layers(self) -> list[str]:
-        return [self.student_layer]
-
-    @property
-    def teacher_layers(self) -> list[str]:
-        return [self.teacher_layer]
 
     # Setup ---------------------------------------------------------------------------
 

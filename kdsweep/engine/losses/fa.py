@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from kdsweep.engine.losses.base import LossContext, LossTerm
+from kdsweep.engine.losses.base import LayerPairTerm, LossContext
 from kdsweep.engine.losses.maps import resize_like, spatial
 from kdsweep.errors import UserError
 from kdsweep.spec.entries import LossEntry
@@ -35,7 +35,7 @@ class FAOptions(Options):
 ENTRY = LossEntry("fa", FAOptions, impl="FeatureAffinity", needs_teacher=True)
 
 
-class FeatureAffinity(LossTerm):
+class FeatureAffinity(LayerPairTerm):
     """sum_b L1(A_s - A_t) / (HW)^2, A = F^T F over L2-normalised pixel vectors (000).
 
     Teacher and student maps may have different channel counts: the affinity is HW x HW,
@@ -74,14 +74,6 @@ class FeatureAffinity(LossTerm):
     def from_options(cls, opts: FAOptions, *, where: str) -> FeatureAffinity:
         return cls(opts.student_layer, opts.teacher_layer, opts.weight, fast=opts.fast,
                    local_radius=opts.local_radius, local_weight=opts.local_weight, where=where)
-
-    @property
-    def student_layers(self) -> list[str]:
-        return [self.student_layer]
-
-    @property
-    def teacher_layers(self) -> list[str]:
-        return [self.teacher_layer]
 
     def value(self, ctx: LossContext) -> torch.Tensor:
         fs = spatial(self.feature(ctx.student_feats, self.student_layer, "student"), self.student_layer,
