@@ -37,9 +37,10 @@ def slot_name() -> str:
     return f"cpu {os.getpid()}" if not visible else f"gpu {visible}"
 
 
-def _now_iso() -> str:
+def _now_iso(now_s: float | None = None) -> str:
     """`2026-11-30T09:41:07.123+00:00`: readable in the MLflow UI, parsed by datetime.fromisoformat."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    when = datetime.now(timezone.utc) if now_s is None else datetime.fromtimestamp(now_s, timezone.utc)
+    return when.isoformat(timespec="milliseconds")
 
 
 def ray_node() -> str:
@@ -191,9 +192,11 @@ def _run_job(job: dict, *dep_results: dict, uri: str, board: Any, threads: int |
     for run in trainable:
         inner = MlflowRunLogger(uri, run["run_id"], fence=fence)
         inner.guard()  # a job of a driver that was taken over before it started trains nothing
+        started = time.time()
         inner.set_tags({"kdsweep.slot": slot, "kdsweep.node": node, "kdsweep.ray_node": ray_node(),
-                        "kdsweep.pid": str(os.getpid()), TAG_STARTED: _now_iso(),
+                        "kdsweep.pid": str(os.getpid()), TAG_STARTED: _now_iso(started),
                         "kdsweep.attempts": str(_attempt(inner))})
+        inner.start_clock(started)  # the UI's Duration: training time, not the time queued for a slot
         loggers.append(ProgressLogger(inner, board, run["key"], slot, run["epochs"], name=run.get("name", "")))
     if train_fn is None:
         from kdsweep.engine import train_group as train_fn

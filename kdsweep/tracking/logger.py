@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from kdsweep.errors import StopRun
 from kdsweep.status import RunStatus
 from kdsweep.tracking import names
+from kdsweep.tracking.clock import move_start_time
 from kdsweep.tracking.limits import MAX_TAG_VALUE, clip, safe_key
 from kdsweep.tracking.store import (
     first_line,
@@ -216,6 +217,15 @@ class MlflowRunLogger:
         batch = [RunTag(safe_key(str(k)), clip(str(v), MAX_TAG_VALUE)) for k, v in tags.items()]
         for i in range(0, len(batch), 100):
             self._write(tags=batch[i: i + 100])
+
+    def start_clock(self, start_s: float) -> bool:
+        """Training starts now: a run that has logged no epoch takes `start_s` as its MLflow start time,
+        so the UI's Duration is its training time, not the time it waited for a slot (tracking/clock.py).
+        A resumed run keeps its first start. False where the store cannot move it (an MLflow server)."""
+        if self.last_epoch():
+            return False
+        self._flush(block=True)
+        return move_start_time(self.client, self.run_id, int(start_s * 1000))
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         self._flush(block=True)

@@ -33,6 +33,7 @@ from kdsweep.tracking.lock import Holder, SweepLock
 from kdsweep.tracking.marking import mark_with
 from kdsweep.tracking.search import RunInfo, children_by_key, search_all
 from kdsweep.tracking.store import default_artifact_root, open_client, store_mutex, with_retry
+from kdsweep.tracking.view import axis_columns, view_tag
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -83,6 +84,7 @@ class SweepTracker:
         with store_mutex(uri):  # drivers racing on a new sweep create one experiment and one parent
             self.experiment_id = self._experiment()
             self.parent_run_id = self._parent()
+        self._share_first_view()
 
     # Experiment and parent ----------------------------------------------------------------------
 
@@ -138,6 +140,15 @@ class SweepTracker:
         if oldest != run_id:
             with_retry(self.client.delete_run, run_id)
         return oldest
+
+    def _share_first_view(self) -> None:
+        """The view `kdsweep ui` links to (tracking/view.py): this sweep's axes (or search space) as columns."""
+        axes = list(self.plan.axes)
+        if self.plan.sweep.search is not None:
+            axes += [k for k in self.plan.sweep.search.space if k not in axes]
+        param_keys = {k for run in self.plan.runs for k in config_params(run.config)}
+        key, value = view_tag(self.parent_run_id, axis_columns(axes, param_keys, names.TAG_AXIS_PREFIX))
+        with_retry(self.client.set_experiment_tag, self.experiment_id, key, value)
 
     def set_hardware(self, text: str) -> None:
         with_retry(self.client.set_tag, self.parent_run_id, names.TAG_HARDWARE, clip(text, MAX_TAG_VALUE))

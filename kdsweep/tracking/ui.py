@@ -89,18 +89,20 @@ def serve(uri: str | None = None, artifact_root: str | None = None, host: str = 
 
 
 def experiment_links(uri: str, base: str) -> list[str]:
-    """`  quickstart: http://127.0.0.1:5000/#/experiments/1?workflowType=machine_learning`: each sweep's
-    runs, one click away. MLflow 3.17's UI reads its GenAI / Model training switch from the URL (and
-    then ignores the experiment's kind tag), so the link asks for the runs view itself; checked in
-    headless Chromium against a quickstart store."""
+    """`  quickstart: http://127.0.0.1:5000/#/experiments/1/runs?viewStateShareKey=kdsweep&...`: each
+    sweep's runs and curves, opened on the view its driver shared (tracking/view.py). MLflow 3.17's UI
+    reads its GenAI / Model training switch from the URL (and then ignores the experiment's kind
+    tag), so the link asks for the runs view itself; checked in headless Chromium against a
+    quickstart store."""
     from kdsweep.tracking import names
     from kdsweep.tracking.store import open_client, with_retry
+    from kdsweep.tracking.view import view_query
 
     try:
         experiments = with_retry(open_client(uri).search_experiments, max_results=1000)
     except Exception:  # a link list is a convenience; the server itself says what is wrong
         return []
-    return [f"  {e.name}: {base}/#/experiments/{e.experiment_id}?workflowType=machine_learning" for e in experiments
+    return [f"  {e.name}: {base}/#/experiments/{e.experiment_id}/runs?{view_query(e.tags)}" for e in experiments
             if names.TAG_SWEEP in e.tags]
 
 

@@ -144,8 +144,12 @@ def test_sweeps_open_on_their_runs_and_ui_links_them(uri, plan, results_dir):
     experiment = open_client(uri).get_experiment(tracker.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert experiment_links(uri, "http://127.0.0.1:5000") == [
-        f"  {plan.sweep.name}: http://127.0.0.1:5000/#/experiments/{tracker.experiment_id}"
-        "?workflowType=machine_learning"]
+        f"  {plan.sweep.name}: http://127.0.0.1:5000/#/experiments/{tracker.experiment_id}/runs"
+        "?viewStateShareKey=kdsweep&compareRunsMode=CHART&workflowType=machine_learning"]
+    # A sweep an older kdsweep wrote has no shared view: its link opens the runs, charted, all the same.
+    open_client(uri).delete_experiment_tag(tracker.experiment_id, "mlflow.sharedViewState.kdsweep")
+    assert experiment_links(uri, "http://x")[0].endswith(
+        f"/#/experiments/{tracker.experiment_id}/runs?compareRunsMode=CHART&workflowType=machine_learning")
     # An experiment made before the tag existed gets it the next time the sweep runs.
     open_client(uri).delete_experiment_tag(tracker.experiment_id, names.MLFLOW_EXPERIMENT_KIND)
     SweepTracker(uri, plan, results_dir=results_dir)
