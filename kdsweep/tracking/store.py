@@ -148,6 +148,25 @@ def store_mutex(uri: str) -> Iterator[None]:
                         f"creating or claiming the tracking store {uri}; if none runs, delete that file") from None
 
 
+def write_locked(uri: str, wait_s: float = 5.0) -> bool:
+    """A SQLite store that takes no write for `wait_s`: some process holds a lock on it.
+
+    A `kdsweep run` stopped (Ctrl-Z, SIGSTOP) in the middle of a write, or of a read (in SQLite's
+    default rollback-journal mode a writer must wait for readers too), keeps its lock until it is
+    continued or killed, and no other process can write to the store meanwhile. Other stores: False.
+    """
+    path = sqlite_path(uri)
+    if path is None or not Path(path).expanduser().is_file():
+        return False
+    with contextlib.closing(sqlite3.connect(str(Path(path).expanduser()), timeout=wait_s)) as db:
+        try:
+            db.execute("BEGIN EXCLUSIVE")  # the lock a commit needs, taken and given back without writing
+            db.rollback()
+        except sqlite3.OperationalError as exc:
+            return "locked" in str(exc)
+    return False
+
+
 def half_migrated_tables(uri: str) -> list[str]:
     """`_alembic_tmp_*` tables left in a SQLite store by migrations that ran at once or were killed."""
     path = sqlite_path(uri)

@@ -84,7 +84,6 @@ class SweepTracker:
         with store_mutex(uri):  # drivers racing on a new sweep create one experiment and one parent
             self.experiment_id = self._experiment()
             self.parent_run_id = self._parent()
-        self._share_first_view()
 
     # Experiment and parent ----------------------------------------------------------------------
 
@@ -167,6 +166,7 @@ class SweepTracker:
         run over, or a lost checkpoint directory) a child that already logged epochs is
         superseded by a fresh child, so no run holds two trainings' points.
         """
+        self._share_first_view()
         existing = self.existing()
         out: dict[str, Prepared] = {}
         for run in runs:

@@ -169,6 +169,21 @@ def test_a_half_migrated_store_is_named_in_one_line_with_the_fix(workdir, cli):
 # 2. A stopped driver is fenced by the one that takes over ------------------------------------------
 
 
+def stop_between_writes(proc: subprocess.Popen, uri: str) -> None:
+    """SIGSTOP `proc` at a moment it holds no write lock on the SQLite store. Stopped inside a write,
+    it would block every writer, --force included (tests/tracking/test_lock.py checks that case's
+    one-line error); this test is about fencing, so it stops the driver between writes."""
+    from kdsweep.tracking.store import write_locked
+
+    for _ in range(100):
+        os.kill(proc.pid, signal.SIGSTOP)
+        if not write_locked(uri, wait_s=0.5):
+            return
+        os.kill(proc.pid, signal.SIGCONT)
+        time.sleep(0.05)
+    pytest.fail("the driver held the store's write lock at every try")
+
+
 def test_a_stopped_driver_is_fenced_by_the_one_that_takes_over(workdir, migrated):
     """Driver A is stopped (SIGSTOP) mid-run. B is refused while A lives, then takes over with
     --force and finishes the run. When A continues, its job finds the sweep taken over and stops
@@ -181,7 +196,7 @@ def test_a_stopped_driver_is_fenced_by_the_one_that_takes_over(workdir, migrated
     try:
         wait_for(lambda: logged_epochs(workdir / "results" / "mlflow.db") >= 1 or a.poll() is not None,
                  what="A's first epoch")
-        os.kill(a.pid, signal.SIGSTOP)
+        stop_between_writes(a, uri)
         FIGURES["faults"] += 1
         with pytest.raises(UserError) as refused:
             run_inline(sweep, uri)

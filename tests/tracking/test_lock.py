@@ -136,6 +136,45 @@ def test_a_live_process_on_this_host_is_not_dead_when_its_heartbeat_stops(tracke
         sleeper.wait()
 
 
+def test_a_holder_stopped_inside_a_write_is_named_not_waited_on(tracker, client, uri, monkeypatch):
+    """A driver stopped (SIGSTOP) while it held the SQLite store's write lock blocks every writer, so
+    --force cannot take over either: one line says which process and how to let it go, at once,
+    instead of MLflow's "database is locked" after minutes of retries."""
+    from kdsweep.tracking import lock, store
+
+    monkeypatch.setattr(lock, "write_locked", lambda u: store.write_locked(u, wait_s=0.2))
+    db = uri.removeprefix("sqlite:///")
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import os, signal, sqlite3, sys
+        sys.stdin.readline()  # once the test has written the lock's tags
+        db = sqlite3.connect({db!r}, isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")  # the write lock, as a driver inside a write holds it
+        os.kill(os.getpid(), signal.SIGSTOP)
+        """)], stdin=subprocess.PIPE, text=True)
+    try:
+        _claim(client, tracker, socket.gethostname(), holder.pid, age_s=300)
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        deadline = time.time() + 60
+        while not store.write_locked(uri, wait_s=0.05):
+            assert time.time() < deadline, "the holder never took the write lock"
+        for force in (False, True):
+            start = time.monotonic()
+            with pytest.raises(UserError) as exc:
+                with tracker.lock(stale_after_s=60, force=force):
+                    pass
+            message = str(exc.value)
+            assert "stopped (Ctrl-Z or SIGSTOP) while it held a lock on" in message and "\n" not in message
+            assert f"kill -CONT {holder.pid}" in message and f"kill {holder.pid}" in message
+            assert time.monotonic() - start < 10
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not store.write_locked(uri, wait_s=0.05)  # a killed holder's lock goes with it
+    with tracker.lock(force=True) as held:
+        assert _tags(client, tracker)[names.TAG_GENERATION] == str(held.generation)
+
+
 def test_a_holder_taken_over_leaves_the_parent_to_the_new_one(tracker, client):
     with tracker.lock(heartbeat_s=60) as first:
         _claim(client, tracker, "gpu-node-7", 4242, age_s=0)  # another driver took it (e.g. --force)

@@ -43,6 +43,7 @@ def test_axes_are_params_where_they_are_one_value_and_tags_where_they_are_a_bloc
 
 def test_the_driver_shares_the_sweeps_view_on_its_experiment(uri, plan, results_dir):
     tracker = SweepTracker(uri, plan, results_dir=results_dir)
+    tracker.prepare(plan.runs)  # what a driver does under the sweep's lock
     tags = open_client(uri).get_experiment(tracker.experiment_id).tags
     view = json.loads(tags[TAG_PREFIX + VIEW_KEY])
     assert view["runsExpanded"] == {tracker.parent_run_id: True}  # the children show without a click
