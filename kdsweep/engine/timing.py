@@ -112,8 +112,8 @@ class _RandomWeights:
         plain = {k: v for k, v in model_cfg.items() if k not in ("checkpoint", "init", "freeze", "run", "key")}
         name = repr(sorted((k, repr(v)) for k, v in plain.items()))
         if name not in self.saved:
-            classes = plain.get("num_classes") or data_cfg.get("num_classes") or \
-                dataset_info(data_cfg["name"], data_cfg.get("root"))["num_classes"] or 10
+            classes = plain.get("num_classes") or \
+                dataset_info(data_cfg["name"], data_cfg.get("root"), data_cfg.get("num_classes"))["num_classes"] or 10
             model = build_model({**plain, "init": None, "freeze": []}, int(classes), where="estimate")
             self.saved[name] = str(self.root / f"weights{len(self.saved)}.pt")
             torch.save(model.state_dict(), self.saved[name])

@@ -26,6 +26,7 @@ def preflight(plan: Plan, *, local: bool = True) -> None:
 
     sweep = str(plan.sweep.path)
     checked: set[tuple[str, str]] = set()
+    checked_fits: set[str] = set()
     for run in plan.runs:
         where = f"{sweep}: {'stage ' + run.stage if run.stage else run.name}"
         cfg = run.config
@@ -50,11 +51,38 @@ def preflight(plan: Plan, *, local: bool = True) -> None:
             if not Path(teacher["checkpoint"]).expanduser().is_file():
                 raise UserError(f"teacher checkpoint {teacher['checkpoint']} not found", where=f"{where}: "
                                 "teacher.checkpoint")
+            _check_fit(teacher, "teacher", cfg["data"], where, checked_fits)
         init = cfg["student"].get("init")
         if isinstance(init, dict) and init.get("checkpoint") and not init.get("key"):
             if not Path(init["checkpoint"]).expanduser().is_file():
                 raise UserError(f"init checkpoint {init['checkpoint']} not found", where=f"{where}: "
                                 "student.init.checkpoint")
+            _check_fit(cfg["student"], "student", cfg["data"], where, checked_fits)
+
+
+def _check_fit(model_cfg: dict, role: str, data_cfg: dict, where: str, checked: set[str]) -> None:
+    """A teacher checkpoint file must fit its architecture exactly, and a student's `init` file must
+    share tensors with it: built and loaded here once per (model, file), as the trainer would, so a
+    wrong file stops the sweep now instead of failing every run that uses it after start-up."""
+    import json
+
+    from kdsweep.engine.data.build import dataset_info
+    from kdsweep.engine.models import build_model, load_weights
+
+    fit = json.dumps([role, model_cfg, data_cfg.get("name"), data_cfg.get("root"), data_cfg.get("num_classes")],
+                     sort_keys=True, default=str)
+    if fit in checked:
+        return
+    checked.add(fit)
+    classes = (model_cfg.get("num_classes")
+               or dataset_info(data_cfg["name"], data_cfg.get("root"), data_cfg.get("num_classes"))["num_classes"])
+    if not classes:
+        return  # the class count is known only once the data is read: the trainer checks then
+    if role == "teacher":
+        model = build_model(model_cfg, int(classes), where=f"{where}: teacher")
+        load_weights(model, model_cfg["checkpoint"], strict=True, where=f"{where}: teacher.checkpoint")
+    else:  # build_model loads `init` (by name and shape; a file matching nothing is an error)
+        build_model(model_cfg, int(classes), where=f"{where}: student")
 
 
 def _check_layout(entry: Any, data_cfg: dict, where: str) -> None:

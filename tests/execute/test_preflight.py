@@ -77,3 +77,39 @@ def test_a_data_root_with_the_wrong_layout_stops_the_sweep(tmp_path: Path, monke
     assert len(err.strip().splitlines()) == 1 and expected in err, err
     assert "seed=0: data.root" in err  # named for the first run that needs it; said once
     assert not (tmp_path / "store.db").exists()
+
+
+def test_a_checkpoint_that_does_not_fit_stops_the_sweep_before_it_starts(tmp_path: Path, monkeypatch, capsys):
+    """A teacher file of another architecture (or class count), or a student `init` file sharing no
+    tensor with the student, used to fail every run after Ray started; now one line, exit 2."""
+    import torch
+
+    from kdsweep.engine.models import build_model
+
+    monkeypatch.chdir(tmp_path)
+    torch.save(build_model({"arch": "digits_student"}, 10).state_dict(), tmp_path / "student.pt")
+    torch.save(build_model({"arch": "digits_teacher"}, 10).state_dict(), tmp_path / "teacher.pt")
+    torch.save(build_model({"arch": "digits_teacher"}, 7).state_dict(), tmp_path / "teacher7.pt")
+    torch.save({"unrelated.weight": torch.zeros(3)}, tmp_path / "other.pt")
+    cases = [
+        ("  teacher: {arch: digits_teacher, checkpoint: student.pt}\n  loss: {kd: {T: 4}}\n",
+         ["teacher.checkpoint", "student.pt does not fit the architecture", "shape mismatches"]),
+        ("  teacher: {arch: digits_teacher, checkpoint: teacher7.pt}\n  loss: {kd: {T: 4}}\n",
+         ["teacher.checkpoint", "shape mismatches", "file (7,"]),
+        ("  student: {arch: digits_student, init: {checkpoint: other.pt}}\n",
+         ["student.init.checkpoint", "no tensor matching the model"]),
+    ]
+    for extra, expected in cases:
+        sweep = write_sweep(tmp_path, "misfit", BASE + extra)
+        code = main(["run", str(sweep), "--tracking-uri", f"sqlite:///{tmp_path}/store.db"])
+        err = capsys.readouterr().err
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        for text in expected:
+            assert text in err, err
+        assert not (tmp_path / "store.db").exists()
+    # The files that do fit pass preflight (`plan` shows nothing wrong; nothing trains here).
+    from kdsweep.execute.preflight import preflight
+    from kdsweep.plan import plan_sweep
+
+    fits = BASE + "  teacher: {arch: digits_teacher, checkpoint: teacher.pt}\n  loss: {kd: {T: 4}}\n"
+    preflight(plan_sweep(write_sweep(tmp_path, "fits", fits)))

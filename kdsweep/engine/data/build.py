@@ -213,10 +213,13 @@ def build_data(cfg: dict[str, Any], *, seed: int, device: torch.device) -> DataB
     return _tensor_bundle(c, raw, seed, device)
 
 
-def dataset_info(name: str, root: str | None = None) -> dict[str, int | None]:
-    """num_classes and input_size without loading; num_classes None when only the files know."""
+def dataset_info(name: str, root: str | None = None, configured_classes: int | None = None) -> dict[str, int | None]:
+    """num_classes and input_size without loading; num_classes None when only the files know.
+    `configured_classes`: the run's `data.num_classes`, which only data made in code takes."""
     entry = DATASETS.get(name, where="data.name")
     num_classes = entry.num_classes
+    if entry.classes_from_config and configured_classes:
+        return {"num_classes": int(configured_classes), "input_size": entry.input_size}
     if root is not None and entry.count_classes is not None:
         num_classes = entry.count_classes(root) or num_classes
     return {"num_classes": num_classes, "input_size": entry.input_size}

@@ -30,7 +30,7 @@ def make_images(gen: torch.Generator, prototypes: torch.Tensor, n: int) -> tuple
     return x, y
 
 
-@dataset("fake", num_classes=10, input_size=32, needs_root=False)  # made in code
+@dataset("fake", num_classes=10, input_size=32, needs_root=False, classes_from_config=True)  # made in code
 def load_fake(cfg: dict[str, Any], seed: int) -> TensorData:
     size = cfg.get("input_size") or 32
     k = cfg.get("num_classes") or 10

@@ -67,6 +67,7 @@ class DatasetDef:
     # Cheap layout check of cfg["data"] (the files and folders that must exist; no image is read):
     # preflight calls it before anything starts, the loader calls it first. Raises UserError.
     check: Callable[[dict[str, Any]], Any] | None = None
+    classes_from_config: bool = False  # data made in code: `data.num_classes` sets its class count
 
     def __call__(self, cfg: dict[str, Any], seed: int) -> TensorData | FileData:
         return self.load(cfg, seed)

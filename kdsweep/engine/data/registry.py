@@ -19,13 +19,16 @@ def dataset(
     count_classes: Callable[[str], int | None] | None = None,
     needs_root: bool = True,
     check: Callable[[dict[str, Any]], Any] | None = None,
+    classes_from_config: bool = False,
 ) -> Callable[[Loader], Loader]:
     """Register a loader `(cfg, seed) -> TensorData | FileData` under `name`; `needs_root`:
     the data lives in files under `data.root` (False for data made or bundled in code);
-    `check(cfg)` checks its layout cheaply (preflight)."""
+    `check(cfg)` checks its layout cheaply (preflight); `classes_from_config`: `data.num_classes`
+    sets the class count (data made in code; the others' files or definition fix it)."""
 
     def add(load: Loader) -> Loader:
-        DATASETS.register(name)(DatasetDef(name, num_classes, input_size, load, count_classes, needs_root, check))
+        DATASETS.register(name)(DatasetDef(name, num_classes, input_size, load, count_classes, needs_root, check,
+                                                  classes_from_config))
         return load
 
     return add

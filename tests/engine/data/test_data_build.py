@@ -22,6 +22,9 @@ def test_every_write_up_data_set_is_registered():
     assert dataset_info("mini_imagenet") == {"num_classes": 100, "input_size": 224}
     assert dataset_info("digits") == {"num_classes": 10, "input_size": 32}
     assert dataset_info("imagefolder")["num_classes"] is None
+    # data.num_classes sets the class count of data made in code only; the others' is fixed
+    assert dataset_info("fake", configured_classes=5)["num_classes"] == 5
+    assert dataset_info("digits", configured_classes=5)["num_classes"] == 10
 
 
 @pytest.mark.parametrize(
