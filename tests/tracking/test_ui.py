@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import signal
 import socket
@@ -87,6 +88,11 @@ def test_ui_server_lists_the_sweeps_runs(uri, plan, results_dir):
         assert [f["path"] for f in artifacts.json()["files"]] == ["config/resolved.yaml"]
         page = requests.get(f"{base}/", timeout=10)
         assert page.status_code == 200 and "<html" in page.text.lower()
+        # The page the printed link opens reads the sweep's shared view from the experiment (12.6).
+        experiment = requests.get(f"{base}/api/2.0/mlflow/experiments/get",
+                                  params={"experiment_id": tracker.experiment_id}, timeout=10).json()["experiment"]
+        view = json.loads({t["key"]: t["value"] for t in experiment["tags"]}["mlflow.sharedViewState.kdsweep"])
+        assert view["runsExpanded"] == {tracker.parent_run_id: True}
 
         server_groups = [os.getpgid(pid) for pid in _children(proc.pid)]
         assert server_groups, "serve() runs the mlflow server as a child process"
@@ -99,6 +105,9 @@ def test_ui_server_lists_the_sweeps_runs(uri, plan, results_dir):
         for group in server_groups:  # the server and every worker it started are gone
             with pytest.raises(ProcessLookupError):
                 os.killpg(group, 0)
+        printed = proc.stdout.read()
+        assert (f"{plan.sweep.name}: {base}/#/experiments/{tracker.experiment_id}/runs?viewStateShareKey=kdsweep"
+                "&compareRunsMode=CHART") in printed, printed[-2000:]
     finally:
         if proc.poll() is None:  # a failure above: let serve() clean up, then make sure
             proc.send_signal(signal.SIGTERM)
