@@ -142,7 +142,8 @@ class SweepLock:
             h = Holder.parse(tags)
             if h is not None and (h.host, h.pid) != (self.host, self.pid):
                 state = h.state(self.stale_after_s)
-                if state == "silent" and h.stopped() and write_locked(self.t.uri):
+                # Stopped just now (its heartbeat still fresh) or long ago: either way it blocks the store.
+                if state != "dead" and h.host == self.host and h.stopped() and write_locked(self.t.uri):
                     raise self._stopped_in_a_write(h)
                 if state != "dead" and not self.force:
                     raise self._refuse(h, state)

@@ -152,7 +152,7 @@ def test_a_holder_stopped_inside_a_write_is_named_not_waited_on(tracker, client,
         os.kill(os.getpid(), signal.SIGSTOP)
         """)], stdin=subprocess.PIPE, text=True)
     try:
-        _claim(client, tracker, socket.gethostname(), holder.pid, age_s=300)
+        _claim(client, tracker, socket.gethostname(), holder.pid, age_s=0)  # stopped right after a beat
         holder.stdin.write("go\n")
         holder.stdin.flush()
         deadline = time.time() + 60
