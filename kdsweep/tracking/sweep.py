@@ -142,11 +142,14 @@ class SweepTracker:
 
     def _share_first_view(self) -> None:
         """The view `kdsweep ui` links to (tracking/view.py): this sweep's axes (or search space) as columns."""
-        axes = list(self.plan.axes)
-        if self.plan.sweep.search is not None:
-            axes += [k for k in self.plan.sweep.search.space if k not in axes]
         param_keys = {k for run in self.plan.runs for k in config_params(run.config)}
-        key, value = view_tag(self.parent_run_id, axis_columns(axes, param_keys, names.TAG_AXIS_PREFIX))
+        columns = axis_columns(self.plan.axes, param_keys, names.TAG_AXIS_PREFIX)
+        order = {}
+        search = self.plan.sweep.search
+        if search is not None:  # a trial's values are config leaves (its params); best by the search's metric
+            columns += axis_columns(search.space, set(search.space), "")
+            order = {"order_by": search.metric, "ascending": search.direction == "minimize"}
+        key, value = view_tag(self.parent_run_id, columns, **order)
         with_retry(self.client.set_experiment_tag, self.experiment_id, key, value)
 
     def set_hardware(self, text: str) -> None:

@@ -67,13 +67,15 @@ def charts() -> tuple[list[dict], list[dict]]:
     return cards, sections
 
 
-def first_view(parent_run_id: str, axis_cols: list[str]) -> dict:
-    """The shared view's state: search facets and UI state in one JSON object, as the UI stores it."""
+def first_view(parent_run_id: str, axis_cols: list[str], order_by: str = COLUMNS_METRICS[0],
+               ascending: bool = False) -> dict:
+    """The shared view's state: search facets and UI state in one JSON object, as the UI stores it.
+    Rows are ordered by `order_by` (a search's metric; else best_val_acc1), best first."""
     return {
         # search facets
         "searchFilter": "",
-        "orderByKey": _column("metrics", COLUMNS_METRICS[0]),
-        "orderByAsc": False,
+        "orderByKey": _column("metrics", order_by),
+        "orderByAsc": ascending,
         "startTime": "ALL",
         "lifecycleFilter": "Active",
         "modelVersionFilter": "All Runs",
@@ -102,9 +104,9 @@ def first_view(parent_run_id: str, axis_cols: list[str]) -> dict:
     }
 
 
-def view_tag(parent_run_id: str, axis_cols: list[str]) -> tuple[str, str]:
+def view_tag(parent_run_id: str, axis_cols: list[str], **order: object) -> tuple[str, str]:
     """The experiment tag (key, value) that holds the sweep's first view."""
-    return TAG_PREFIX + VIEW_KEY, json.dumps(first_view(parent_run_id, axis_cols), separators=(",", ":"))
+    return TAG_PREFIX + VIEW_KEY, json.dumps(first_view(parent_run_id, axis_cols, **order), separators=(",", ":"))
 
 
 def view_query(experiment_tags: dict[str, str], *, charts: bool = True) -> str:

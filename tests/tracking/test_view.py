@@ -51,3 +51,31 @@ def test_the_driver_shares_the_sweeps_view_on_its_experiment(uri, plan, results_
     assert view["selectedColumns"][:2] == ["params.`loss.kd.T`", f"tags.`{names.TAG_AXIS_PREFIX}loss.kd`"]
     assert "metrics.`best_val_acc1`" in view["selectedColumns"]
     assert (view["orderByKey"], view["orderByAsc"]) == ("metrics.`best_val_acc1`", False)
+
+
+def test_a_search_shows_its_space_as_columns_and_orders_by_its_metric(uri, results_dir, tmp_path):
+    from kdsweep.plan import plan_sweep
+
+    path = tmp_path / "search.yaml"
+    path.write_text("""\
+name: tiny_search
+base:
+  epochs: 2
+  data: {name: digits}
+  student: {arch: digits_student}
+  loss: {kd: {T: 4, alpha: 0.9}}
+  teacher: {run: teacher}
+stages:
+  teacher: {student: {arch: digits_teacher}}
+search:
+  space:
+    loss.kd.T: {float: [1, 8]}
+  metric: final_val_acc1
+  trials: 2
+""")
+    plan = plan_sweep(path)
+    tracker = SweepTracker(uri, plan, results_dir=results_dir)
+    tracker.prepare(plan.runs)
+    view = json.loads(open_client(uri).get_experiment(tracker.experiment_id).tags[TAG_PREFIX + VIEW_KEY])
+    assert view["selectedColumns"][0] == "params.`loss.kd.T`"  # trials carry it as a param
+    assert (view["orderByKey"], view["orderByAsc"]) == ("metrics.`final_val_acc1`", False)
