@@ -1,4 +1,5 @@
-"""Every sweep file shipped in sweeps/ plans, and plans into what its document describes.
+"""Every sweep file shipped in sweeps/ plans, and the write-ups' sweeps plan into what their documents
+describe (the digits twins: test_plan_digits_twins.py).
 
 Generic invariants run over every `sweeps/**/*.yaml` that is a sweep (files that only serve as an
 `extends` base are checked as such). Specific counts and values run for every known file that
@@ -8,12 +9,11 @@ exists or that git tracks, so a committed sweep that goes missing fails.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
-import yaml
+from sweep_files import FRAGMENTS, REL, SWEEP_FILES, SWEEPS, known, read
+from sweep_files import kd as kd_term
 
 from kdsweep.plan import plan_sweep
 from kdsweep.plan.keys import run_key
@@ -22,44 +22,7 @@ from kdsweep.spec.dotted import flatten, get_path, has_path
 from kdsweep.spec.entries import LOSSES, SCHEDULES
 from kdsweep.spec.load import TOP_LEVEL_KEYS
 
-REPO = Path(__file__).resolve().parents[2]
-SWEEPS = REPO / "sweeps"
-
-
-def _read(path: Path):
-    return yaml.safe_load(path.read_text())
-
-
-def _fragments() -> set[Path]:
-    """Files that only serve as an `extends` base: no `name`, and extended by a sweep or in a base/ dir."""
-    extended = set()
-    for path in SWEEPS.rglob("*.yaml"):
-        data = _read(path)
-        if isinstance(data, dict) and isinstance(data.get("extends"), str):
-            extended.add((path.parent / data["extends"]).resolve())
-    out = set()
-    for path in SWEEPS.rglob("*.yaml"):
-        data = _read(path)
-        if not isinstance(data, dict) or "name" in data:
-            continue
-        if path.resolve() in extended or "base" in path.parts:
-            out.add(path.resolve())
-    return out
-
-
-FRAGMENTS = _fragments()
-ALL_FILES = sorted(SWEEPS.rglob("*.yaml"))
-SWEEP_FILES = [p for p in ALL_FILES if p.resolve() not in FRAGMENTS]
-REL = [str(p.relative_to(SWEEPS)) for p in SWEEP_FILES]
-
-
-def _tracked() -> set[str]:
-    try:
-        out = subprocess.run(["git", "ls-files", "sweeps"], cwd=REPO, capture_output=True, text=True,
-                             check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return set()
-    return {line.removeprefix("sweeps/") for line in out.stdout.splitlines() if line.endswith(".yaml")}
+REPO = SWEEPS.parent
 
 
 def test_sweeps_are_shipped():
@@ -68,7 +31,7 @@ def test_sweeps_are_shipped():
 
 @pytest.mark.parametrize("path", sorted(FRAGMENTS), ids=lambda p: str(p.relative_to(SWEEPS.resolve())))
 def test_extends_bases_are_mappings_of_sweep_keys(path):
-    data = _read(path)
+    data = read(path)
     assert isinstance(data, dict) and set(data) <= set(TOP_LEVEL_KEYS)
 
 
@@ -154,9 +117,6 @@ def _students(plan):
     return [r for r in plan.runs if r.stage is None]
 
 
-def _kd(run) -> tuple:
-    kd = run.config["loss"].get("kd")
-    return (kd["alpha"], kd["T"]) if kd else None
 
 
 def check_quickstart(plan):
@@ -167,7 +127,7 @@ def check_quickstart(plan):
     assert stage.config["teacher"] is None and set(stage.config["loss"]) == {"ce"}
     assert stage.config["loss"]["ce"]["weight"] == 1.0
     grid = students[:6]
-    assert [_kd(r) for r in grid] == [(a, t) for a in (0.5, 0.9) for t in (2, 4, 8)]
+    assert [kd_term(r) for r in grid] == [(a, t) for a in (0.5, 0.9) for t in (2, 4, 8)]
     for run in grid:
         assert run.config["loss"]["ce"]["weight"] == pytest.approx(1 - run.config["loss"]["kd"]["alpha"])
         assert run.depends_on == [stage.key] and run.config["teacher"]["arch"] == "digits_teacher"
@@ -196,7 +156,7 @@ def check_shufflenet_T_alpha(plan):
     stage, *students = plan.runs
     assert stage.stage and stage.config["student"]["arch"] == "shufflenet_v2_x2_0"
     assert stage.config["teacher"] is None and "kd" not in stage.config["loss"]
-    assert [_kd(r) for r in students] == [
+    assert [kd_term(r) for r in students] == [
         (0.9, 1), (0.9, 3), (0.9, 5), (0.9, 10), (0.7, 3), (0.6, 3), (0.5, 3)]
     for run in plan.runs:
         _mini_imagenet(run)
@@ -249,7 +209,7 @@ def check_resnet_kd(plan):
     alone = [r for r in students if r.config["teacher"] is None]
     assert [r.config["student"]["arch"] for r in alone] == ["resnet18", "resnet34"]
     (kd,) = [r for r in students if r.config["teacher"]]
-    assert kd.config["student"]["arch"] == "resnet18" and _kd(kd) == (0.6, 3)
+    assert kd.config["student"]["arch"] == "resnet18" and kd_term(kd) == (0.6, 3)
     assert kd.config["loss"]["ce"]["weight"] == pytest.approx(0.4)
     assert kd.depends_on == [stage.key] and kd.config["teacher"]["arch"] == "resnet50"
     for run in plan.runs:
@@ -374,138 +334,14 @@ def check_food11_kd(plan):
             for r in plan.runs] == [(10, 64, 3e-4, 300), (700, 64, 3e-4, 300), (600, 128, 1e-3, 60)]
     assert simple.config["teacher"] is None and set(simple.config["loss"]) == {"ce"}
     assert simple.config["student"]["arch"] == "food11_student"
-    assert medium.config["student"]["arch"] == "food11_student" and _kd(medium) == (0.5, 20)
+    assert medium.config["student"]["arch"] == "food11_student" and kd_term(medium) == (0.5, 20)
     assert medium.config["loss"]["ce"]["weight"] == pytest.approx(0.5)
     assert medium.config["teacher"]["arch"] == "resnet18" and medium.config["teacher"]["checkpoint"]
-    assert boss.config["student"]["arch"] == "dwpw_student" and _kd(boss) == (0.5, 20)
+    assert boss.config["student"]["arch"] == "dwpw_student" and kd_term(boss) == (0.5, 20)
     assert [(p["teacher"], p["weight"]) for p in boss.config["loss"]["hint"]["layers"]] == [
         ("layer1", 3), ("layer2", 2), ("layer3", 1)]
     assert boss.config["data"]["train_transforms"][0]["name"] == "RandomResizedCrop"
     assert medium.config["data"]["train_transforms"] is None
-
-
-def _digits(run):
-    """Students: 20 epochs on 300 images; teachers: 15 epochs on every image."""
-    c = run.config
-    epochs, limit = (15, None) if c["student"]["arch"] == "digits_teacher" else (20, 300)
-    assert c["data"]["name"] == "digits" and c["data"]["batch_size"] == 64
-    assert (c["epochs"], c["data"]["limit"]) == (epochs, limit)
-
-
-def _by_seed(runs):
-    return [r.config["seed"] for r in runs]
-
-
-def check_digits_T_alpha(plan):
-    """004's T x alpha table on digits: alpha {0.9, 0.7, 0.5} x T {1, 2, 4, 8} + no KD, three seeds."""
-    assert len(plan.runs) == 40
-    stage, *students = plan.runs
-    assert stage.stage == "teacher" and stage.config["student"]["arch"] == "digits_teacher"
-    kd = students[:36]
-    assert [_kd(r) for r in kd[::3]] == [(a, t) for a in (0.9, 0.7, 0.5) for t in (1, 2, 4, 8)]
-    assert _by_seed(students) == [0, 1, 2] * 13
-    for run in kd:
-        assert run.depends_on == [stage.key]
-        assert run.config["loss"]["ce"]["weight"] == pytest.approx(1 - run.config["loss"]["kd"]["alpha"])
-    assert all(r.config["teacher"] is None and r.depends_on == [] for r in students[36:])
-    for run in plan.runs:
-        _digits(run)
-    assert len({r.group for r in kd}) == 3 and len(plan.groups) == 7  # one fused group per seed
-
-
-def check_digits_fa(plan):
-    """000's FA table on digits: refinery from digits_teacher, + FA, + Fast FA, three seeds."""
-    assert len(plan.runs) == 10
-    stage, *students = plan.runs
-    fa = [(r.config["loss"].get("fa") or {}).get("fast") for r in students]
-    assert fa == [None] * 3 + [False] * 3 + [True] * 3 and _by_seed(students) == [0, 1, 2] * 3
-    for run in students:
-        assert run.depends_on == [stage.key] and run.config["loss"]["ce"]["weight"] == 0.0
-        assert "refinery" in run.config["loss"]
-    assert len({r.group for r in students}) == 3
-
-
-def check_digits_kd_scheduler(plan):
-    """002's table on digits: lr {1e-3, 3e-3} x with / without KD x constant / cosine, three seeds."""
-    assert len(plan.runs) == 25
-    stage, *students = plan.runs
-    seen = {}
-    for run in students:
-        c = run.config
-        assert c["optim"]["name"] == "adamw" and c["student"]["arch"] == "digits_student"
-        kd = c["loss"].get("kd")
-        if kd:
-            assert kd == {"T": 5, "alpha": 0.7, "t2_scale": False} and run.depends_on == [stage.key]
-            assert c["loss"]["ce"]["weight"] == pytest.approx(0.3)
-        else:
-            assert c["teacher"] is None and run.depends_on == []
-        cell = (c["optim"]["lr"], bool(kd), c["schedule"]["name"])
-        seen.setdefault(cell, []).append(c["seed"])
-    assert sorted(seen) == sorted((lr, k, s) for lr in (1e-3, 3e-3) for k in (True, False)
-                                  for s in ("constant", "cosine"))
-    assert all(seeds == [0, 1, 2] for seeds in seen.values())
-    assert len(plan.groups) == 13  # lr fuses: one group per (KD, schedule, seed) and the teacher
-
-
-def check_digits_refinery(plan):
-    """001's chain on digits: the student refined from teacher_r (itself refined from teacher),
-    from teacher, and from labels only, three seeds each."""
-    assert len(plan.runs) == 11
-    teacher, teacher_r, *students = plan.runs
-    assert (teacher.stage, teacher_r.stage) == ("teacher", "teacher_r")
-    assert teacher_r.depends_on == [teacher.key] and "refinery" in teacher_r.config["loss"]
-    assert [r.depends_on for r in students] == [[teacher_r.key]] * 3 + [[teacher.key]] * 3 + [[]] * 3
-    for run in students[6:]:
-        assert run.config["teacher"] is None and set(run.config["loss"]) == {"ce"}
-        assert run.config["loss"]["ce"]["weight"] == 1.0
-    for run in students[:6]:
-        assert run.config["loss"]["ce"]["weight"] == 0.0
-        assert run.config["teacher"]["arch"] == "digits_teacher"
-
-
-def check_digits_small_student(plan):
-    """003's question on digits: a ~57k student alone, with KD (T = 20, alpha 0.5), with KD + alignment."""
-    assert len(plan.runs) == 10
-    stage, *students = plan.runs
-    assert stage.config["student"]["arch"] == "digits_teacher"
-    for run in students:
-        assert run.config["student"] == {**run.config["student"], "arch": "digits_student",
-                                         "kwargs": {"widths": [16, 32, 64, 56]}}
-        assert run.config["optim"]["name"] == "adam" and run.config["optim"]["grad_clip"] == 10
-    alone, kd, hint = students[0:3], students[3:6], students[6:9]
-    assert all(r.config["teacher"] is None for r in alone)
-    assert all(_kd(r) == (0.5, 20) and "hint" not in r.config["loss"] for r in kd)
-    assert all(_kd(r) == (0.5, 20) and len(r.config["loss"]["hint"]["layers"]) == 3 for r in hint)
-    assert [r.group for r in kd] == [r.group for r in hint]  # alignment on / off fuses per seed
-
-
-def check_digits_tricks(plan):
-    """004's tricks table on digits: step / cosine / cosine + warm-up 1 / 3, three seeds."""
-    assert len(plan.runs) == 12 and not any(r.stage for r in plan.runs)
-    schedules = [r.config["schedule"] for r in plan.runs[::3]]
-    assert schedules[0] == {"name": "step", "step_size": 4, "gamma": 0.1}
-    assert [s.get("warmup_epochs") for s in schedules[1:]] == [0, 1, 3]
-    assert all(r.config["teacher"] is None for r in plan.runs) and len(plan.groups) == 12
-
-
-def test_digits_sweeps_share_runs():
-    """Same key, same experiment: a run two digits sweeps both describe is one key (found finished once)."""
-    plans = {n: plan_sweep(SWEEPS / "digits" / f"{n}.yaml")
-             for n in ("digits_T_alpha", "digits_fa", "digits_refinery", "digits_tricks")}
-    teacher = {n: p.runs[0].key for n, p in plans.items() if n != "digits_tricks"}
-    assert len(set(teacher.values())) == 1
-
-    def alone(name):
-        return [r.key for r in plans[name].runs if r.config["teacher"] is None and r.stage is None]
-
-    warmup_1 = [r.key for r in plans["digits_tricks"].runs if r.config["schedule"].get("warmup_epochs") == 1]
-    assert alone("digits_T_alpha") == alone("digits_refinery") == warmup_1
-
-
-def test_digits_small_student_teacher_is_the_standard_teacher():
-    path = SWEEPS / "digits" / "digits_small_student.yaml"
-    stage = plan_sweep(path).runs[0]
-    assert stage.config["student"]["arch"] == "digits_teacher" and stage.config["student"]["kwargs"] == {}
 
 
 EXPECT = {
@@ -518,14 +354,8 @@ EXPECT = {
     "micronet_refinery.yaml": check_micronet_refinery,
     "mobilenet_caltech_kd.yaml": check_mobilenet_caltech_kd,
     "food11_kd.yaml": check_food11_kd,
-    "digits/digits_T_alpha.yaml": check_digits_T_alpha,
-    "digits/digits_fa.yaml": check_digits_fa,
-    "digits/digits_kd_scheduler.yaml": check_digits_kd_scheduler,
-    "digits/digits_refinery.yaml": check_digits_refinery,
-    "digits/digits_small_student.yaml": check_digits_small_student,
-    "digits/digits_tricks.yaml": check_digits_tricks,
 }
-KNOWN = sorted(name for name in EXPECT if name in set(REL) | _tracked())
+KNOWN = known(EXPECT)
 
 
 @pytest.mark.parametrize("name", KNOWN)
