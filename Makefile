@@ -6,10 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test test-fast lint bench clean
 
+# setuptools warns at every editable install that a folder named like the package in the working
+# directory may shadow it on import: here that folder *is* the package, so the warning is filtered.
+EDITABLE_QUIET := ignore:Editable installation
+
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	PYTHONWARNINGS="$(EDITABLE_QUIET)" $(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)
