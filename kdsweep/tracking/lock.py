@@ -118,7 +118,7 @@ class SweepLock:
                          f"(store {self.t.uri}); wait for it or stop it, or pass --force if it died")
 
     def _stopped_in_a_write(self, h: Holder) -> UserError:
-        """Not even --force can take over: the stopped holder keeps the SQLite store's write lock."""
+        """Not even --force can take over: the stopped holder keeps its lock on the SQLite store."""
         return UserError(f"sweep {self.t.name} is held by process {h.pid} on {h.host}, which was stopped (Ctrl-Z or "
                          f"SIGSTOP) while it held a lock on {self.t.uri}: no process can write to the store until "
                          f"it goes on; resume it (kill -CONT {h.pid}) or stop it (kill {h.pid}), then run again "

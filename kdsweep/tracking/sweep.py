@@ -167,7 +167,8 @@ class SweepTracker:
         An unfinished child resumes in the same MLflow run only when its epochs can go on:
         `resumable(key)` says its resume checkpoint is there. Without one (deleted to start the
         run over, or a lost checkpoint directory) a child that already logged epochs is
-        superseded by a fresh child, so no run holds two trainings' points.
+        superseded by a fresh child, so no run holds two trainings' points. The sweep's first view in
+        the MLflow UI is (re)written here too, under the driver's lock.
         """
         self._share_first_view()
         existing = self.existing()
