@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 
 def move_start_time(client: MlflowClient, run_id: str, start_ms: int) -> bool:
-    """Set `run_id`'s start time to `start_ms` (ms since the epoch); False where the store cannot.
+    """Move `run_id`'s start time later, to `start_ms` (ms since the epoch); False where the store cannot
+    (or the run started later already).
 
     A store whose schema does not match MLflow's model (another MLflow version) gets False too:
     the start time is a convenience for the UI and never worth failing a run over.
@@ -41,8 +42,10 @@ def move_start_time(client: MlflowClient, run_id: str, start_ms: int) -> bool:
         return False
 
     def update() -> int:
+        # Only ever later: a child made by --rerun starts after the one it supersedes (tracking/sweep.py),
+        # and a worker on a node whose clock runs behind the driver's must not undo that.
         with store.ManagedSessionMaker() as session:
-            return session.query(SqlRun).filter(SqlRun.run_uuid == run_id).update(
+            return session.query(SqlRun).filter(SqlRun.run_uuid == run_id, SqlRun.start_time <= int(start_ms)).update(
                 {SqlRun.start_time: int(start_ms)}, synchronize_session=False)
 
     try:

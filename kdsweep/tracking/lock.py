@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 from kdsweep.errors import UserError
 from kdsweep.tracking import names
 from kdsweep.tracking.limits import log_params_tags
-from kdsweep.tracking.store import first_line, sqlite_path, store_mutex, with_retry, write_locked
+from kdsweep.tracking.store import (
+    check_not_held_by_a_stopped_process,
+    first_line,
+    sqlite_path,
+    store_mutex,
+    with_retry,
+)
 
 if TYPE_CHECKING:
     from kdsweep.tracking.sweep import SweepTracker
@@ -117,13 +123,6 @@ class SweepLock:
         return UserError(f"sweep {self.t.name} is already running in {where} since {h.since} "
                          f"(store {self.t.uri}); wait for it or stop it, or pass --force if it died")
 
-    def _stopped_in_a_write(self, h: Holder) -> UserError:
-        """Not even --force can take over: the stopped holder keeps its lock on the SQLite store."""
-        return UserError(f"sweep {self.t.name} is held by process {h.pid} on {h.host}, which was stopped (Ctrl-Z or "
-                         f"SIGSTOP) while it held a lock on {self.t.uri}: no process can write to the store until "
-                         f"it goes on; resume it (kill -CONT {h.pid}) or stop it (kill {h.pid}), then run again "
-                         f"(--force, if it is still stopped then)")
-
     def _beat(self) -> None:
         value = f"{self.host}:{self.pid}:{time.time():.3f}"
         with_retry(self.t.client.set_tag, self.t.parent_run_id, names.TAG_ACTIVE, value)
@@ -135,6 +134,9 @@ class SweepLock:
 
     def __enter__(self) -> SweepLock:
         with _HELD_LOCK, store_mutex(self.t.uri):
+            # A driver stopped while it used the store blocks every write (and, mid-commit, every read),
+            # --force included: say so before reading the lock's tags would wait on it.
+            check_not_held_by_a_stopped_process(self.t.uri)
             if self.key in _HELD_HERE:
                 h = self._holder() or Holder(self.host, self.pid, time.time(), "now")
                 raise self._refuse(h)
@@ -142,9 +144,6 @@ class SweepLock:
             h = Holder.parse(tags)
             if h is not None and (h.host, h.pid) != (self.host, self.pid):
                 state = h.state(self.stale_after_s)
-                # Stopped just now (its heartbeat still fresh) or long ago: either way it blocks the store.
-                if state != "dead" and h.host == self.host and h.stopped() and write_locked(self.t.uri):
-                    raise self._stopped_in_a_write(h)
                 if state != "dead" and not self.force:
                     raise self._refuse(h, state)
                 log.warning("taking over sweep %s from process %s on %s (%s)", self.t.name, h.pid, h.host,

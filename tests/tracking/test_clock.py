@@ -28,3 +28,12 @@ def test_a_fresh_run_takes_its_training_start_and_a_resumed_one_keeps_its_first(
 def test_stores_that_cannot_move_it_say_so_instead_of_failing(uri, client):
     assert not move_start_time(SimpleNamespace(), "0" * 32, 1)  # an MLflow server: no SQL store to write
     assert not move_start_time(client, "0" * 32, 1)  # no such run
+
+
+def test_a_start_only_moves_later(uri, plan, results_dir, client):
+    """A worker whose clock runs behind the driver's must not move a --rerun child before the run it supersedes."""
+    tracker = SweepTracker(uri, plan, results_dir=results_dir)
+    run_id = next(iter(tracker.prepare(plan.runs).values())).run_id
+    created = client.get_run(run_id).info.start_time
+    assert not move_start_time(client, run_id, created - 5000)
+    assert client.get_run(run_id).info.start_time == created

@@ -136,19 +136,25 @@ def test_a_live_process_on_this_host_is_not_dead_when_its_heartbeat_stops(tracke
         sleeper.wait()
 
 
-def test_a_holder_stopped_inside_a_write_is_named_not_waited_on(tracker, client, uri, monkeypatch):
-    """A driver stopped (SIGSTOP) while it held the SQLite store's write lock blocks every writer, so
-    --force cannot take over either: one line says which process and how to let it go, at once,
-    instead of MLflow's "database is locked" after minutes of retries."""
-    from kdsweep.tracking import lock, store
+@pytest.mark.parametrize("hold", ["BEGIN; SELECT count(*) FROM runs",  # a read: writers wait for it
+                                  "BEGIN IMMEDIATE",  # inside a write
+                                  "BEGIN EXCLUSIVE"])  # inside a commit: readers wait too
+def test_a_driver_stopped_while_it_used_the_store_is_named_not_waited_on(tracker, client, uri, monkeypatch, hold):
+    """A driver stopped (SIGSTOP) while it held a lock on the SQLite store blocks every writer (and,
+    mid-commit, every reader), so --force cannot take over either: one line names the process and
+    how to let it go, at once, instead of MLflow's "database is locked" after minutes of retries.
+    Every command says so the same way (`check_store`)."""
+    from kdsweep.tracking import store
 
-    monkeypatch.setattr(lock, "write_locked", lambda u: store.write_locked(u, wait_s=0.2))
+    probe = store.write_locked
+    monkeypatch.setattr(store, "write_locked", lambda u, wait_s=5.0: probe(u, wait_s=min(wait_s, 0.2)))
     db = uri.removeprefix("sqlite:///")
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import os, signal, sqlite3, sys
         sys.stdin.readline()  # once the test has written the lock's tags
         db = sqlite3.connect({db!r}, isolation_level=None)
-        db.execute("BEGIN IMMEDIATE")  # the write lock, as a driver inside a write holds it
+        for statement in {hold!r}.split("; "):
+            db.execute(statement).fetchall()
         os.kill(os.getpid(), signal.SIGSTOP)
         """)], stdin=subprocess.PIPE, text=True)
     try:
@@ -156,21 +162,22 @@ def test_a_holder_stopped_inside_a_write_is_named_not_waited_on(tracker, client,
         holder.stdin.write("go\n")
         holder.stdin.flush()
         deadline = time.time() + 60
-        while not store.write_locked(uri, wait_s=0.05):
-            assert time.time() < deadline, "the holder never took the write lock"
-        for force in (False, True):
+        while not probe(uri, wait_s=0.05):
+            assert time.time() < deadline, "the holder never took its lock"
+        for attempt in (lambda: tracker.lock(stale_after_s=60).__enter__(),
+                        lambda: tracker.lock(force=True).__enter__(),
+                        lambda: store.check_store(uri)):
             start = time.monotonic()
             with pytest.raises(UserError) as exc:
-                with tracker.lock(stale_after_s=60, force=force):
-                    pass
+                attempt()
             message = str(exc.value)
-            assert "stopped (Ctrl-Z or SIGSTOP) while it held a lock on" in message and "\n" not in message
-            assert f"kill -CONT {holder.pid}" in message and f"kill {holder.pid}" in message
+            assert f"locked by process {holder.pid} (" in message and "stopped (Ctrl-Z or SIGSTOP)" in message
+            assert f"kill -CONT {holder.pid}" in message and f"kill {holder.pid}" in message and "\n" not in message
             assert time.monotonic() - start < 10
     finally:
         holder.kill()
         holder.wait()
-    assert not store.write_locked(uri, wait_s=0.05)  # a killed holder's lock goes with it
+    assert not probe(uri, wait_s=0.05)  # a killed holder's lock goes with it
     with tracker.lock(force=True) as held:
         assert _tags(client, tracker)[names.TAG_GENERATION] == str(held.generation)
 
