@@ -128,6 +128,7 @@ def run_sweep(plan: Plan, opts: RunOptions) -> SweepOutcome:
     checkpoint_root = Path(opts.checkpoint_dir or results_dir / "checkpoints").resolve()
 
     with tracker.lock(force=opts.force) as held:
+        tracker.share_first_view()
         prepared = tracker.prepare(plan.runs, rerun=opts.rerun,
                                    resumable=lambda key: _has_checkpoint(checkpoint_root, plan.sweep.name, key))
         jobs = build_jobs(plan, prepared, checkpoint_root)

@@ -33,6 +33,7 @@ TAG_ACTIVE_SINCE = "kdsweep.active_since"  # on the parent: when that holder too
 # MLflow 3's UI opens an experiment by its kind; without this tag a kdsweep experiment opens in
 # the GenAI view (traces, an assistant panel) instead of the runs table and their charts.
 MLFLOW_EXPERIMENT_KIND = "mlflow.experimentKind"
+MLFLOW_SHARED_VIEW_PREFIX = "mlflow.sharedViewState."  # + a share key: a UI view stored on the experiment
 EXPERIMENT_KIND_TRAINING = "custom_model_development"  # the UI's "Model training"
 TAG_STARTED = "kdsweep.started"  # on a child: when its job started it (ISO 8601, UTC), waiting excluded
 TAG_ENDED = "kdsweep.ended"  # on a child: when its training ended (ISO 8601, UTC)

@@ -140,14 +140,17 @@ class SweepTracker:
             with_retry(self.client.delete_run, run_id)
         return oldest
 
-    def _share_first_view(self) -> None:
-        """The view `kdsweep ui` links to (tracking/view.py): this sweep's axes (or search space) as columns."""
+    def share_first_view(self) -> None:
+        """Write the view `kdsweep ui` links to (tracking/view.py): this sweep's axes (or search space) as
+        columns. The driver calls it once, under the sweep's lock."""
         param_keys = {k for run in self.plan.runs for k in config_params(run.config)}
         columns = axis_columns(self.plan.axes, param_keys, names.TAG_AXIS_PREFIX)
         order = {}
         search = self.plan.sweep.search
-        if search is not None:  # a trial's values are config leaves (its params); best by the search's metric
-            columns += axis_columns(search.space, set(search.space), "")
+        if search is not None:  # best by the search's metric; a trial's values are its params and axis tags
+            scalars = {k for k, p in search.space.items()
+                       if not any(isinstance(c, (dict, list)) for c in p.choices)}  # a block is a tag, not a param
+            columns += axis_columns(search.space, scalars, names.TAG_AXIS_PREFIX)
             order = {"order_by": search.metric, "ascending": search.direction == "minimize"}
         key, value = view_tag(self.parent_run_id, columns, **order)
         with_retry(self.client.set_experiment_tag, self.experiment_id, key, value)
@@ -167,10 +170,8 @@ class SweepTracker:
         An unfinished child resumes in the same MLflow run only when its epochs can go on:
         `resumable(key)` says its resume checkpoint is there. Without one (deleted to start the
         run over, or a lost checkpoint directory) a child that already logged epochs is
-        superseded by a fresh child, so no run holds two trainings' points. The sweep's first view in
-        the MLflow UI is (re)written here too, under the driver's lock.
+        superseded by a fresh child, so no run holds two trainings' points.
         """
-        self._share_first_view()
         existing = self.existing()
         out: dict[str, Prepared] = {}
         for run in runs:

@@ -18,11 +18,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from kdsweep.tracking.names import MLFLOW_SHARED_VIEW_PREFIX as TAG_PREFIX
+
 VIEW_KEY = "kdsweep"  # the share key: `?viewStateShareKey=kdsweep`
-TAG_PREFIX = "mlflow.sharedViewState."
 SHARE_PARAM = "viewStateShareKey"
 VIEW_MODE_PARAM = "compareRunsMode"  # CHART (curves beside the run list) or TABLE
-COLUMNS_METRICS = ("best_val_acc1", "final_val_acc1", "best_epoch")  # first: the view's order
+# Which of the engine's metrics (kdsweep/metric_names.py) the view puts first:
+COLUMNS_METRICS = ("best_val_acc1", "final_val_acc1", "best_epoch")  # the first orders the rows
 CURVES = ("val_acc1", "train_loss", "val_loss", "lr")  # charted first, one line per run
 BAR = "best_val_acc1"  # one bar per run (logged once, at the last epoch: the UI would draw a dot)
 # The UI's own section names: metrics without a section of their own go to "Model metrics", and
@@ -70,7 +72,8 @@ def charts() -> tuple[list[dict], list[dict]]:
 def first_view(parent_run_id: str, axis_cols: list[str], order_by: str = COLUMNS_METRICS[0],
                ascending: bool = False) -> dict:
     """The shared view's state: search facets and UI state in one JSON object, as the UI stores it.
-    Rows are ordered by `order_by` (a search's metric; else best_val_acc1), best first."""
+    Rows are ordered by `order_by` (a search's metric; else best_val_acc1), best first; it is a column."""
+    metrics = (order_by, *(m for m in COLUMNS_METRICS if m != order_by))
     return {
         # search facets
         "searchFilter": "",
@@ -81,7 +84,7 @@ def first_view(parent_run_id: str, axis_cols: list[str], order_by: str = COLUMNS
         "modelVersionFilter": "All Runs",
         "datasetsFilter": [],
         # UI state
-        "selectedColumns": [*axis_cols, *(_column("metrics", m) for m in COLUMNS_METRICS),
+        "selectedColumns": [*axis_cols, *(_column("metrics", m) for m in metrics),
                             _column("attributes", "Duration")],
         "columnOrder": [],
         "columnWidths": {},

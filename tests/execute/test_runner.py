@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import signal
 import threading
@@ -67,6 +69,12 @@ def test_quickstart_end_to_end_then_rerun_trains_nothing(workdir, ray_local, cap
     assert "train_loss_kd" in kd.data.metrics and "train_loss_ce" in kd.data.metrics
     # the six KD students share the teacher and train in one fused job
     assert len({by_name[n].data.tags["kdsweep.group"] for n in by_name if "T=" in n}) == 1
+    # the MLflow UI's first view (`kdsweep ui` links to it), with the sweep's parent expanded
+    view = json.loads(exp.tags["mlflow.sharedViewState.kdsweep"])
+    assert view["runsExpanded"] == {parents[0].info.run_id: True}
+    for run in runs:  # Duration in the UI: from the training's start, not the run's creation
+        started = dt.datetime.fromisoformat(run.data.tags["kdsweep.started"])
+        assert run.info.start_time == int(started.timestamp() * 1000)
 
     capsys.readouterr()
     assert main(quickstart_args(uri)) == 0

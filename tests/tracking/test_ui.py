@@ -60,6 +60,7 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.slow
 def test_ui_server_lists_the_sweeps_runs(uri, plan, results_dir):
     tracker = SweepTracker(uri, plan, results_dir=results_dir)
+    tracker.share_first_view()
     run_ids = {p.run_id for p in tracker.prepare(plan.runs).values()}
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -150,7 +151,7 @@ def test_sweeps_open_on_their_runs_and_ui_links_them(uri, plan, results_dir):
     from kdsweep.tracking.ui import experiment_links
 
     tracker = SweepTracker(uri, plan, results_dir=results_dir)
-    tracker.prepare(plan.runs)  # what a driver does under the sweep's lock
+    tracker.share_first_view()  # what a driver does under the sweep's lock
     experiment = open_client(uri).get_experiment(tracker.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert experiment_links(uri, "http://127.0.0.1:5000") == [

@@ -43,7 +43,7 @@ def test_axes_are_params_where_they_are_one_value_and_tags_where_they_are_a_bloc
 
 def test_the_driver_shares_the_sweeps_view_on_its_experiment(uri, plan, results_dir):
     tracker = SweepTracker(uri, plan, results_dir=results_dir)
-    tracker.prepare(plan.runs)  # what a driver does under the sweep's lock
+    tracker.share_first_view()  # what a driver does under the sweep's lock
     tags = open_client(uri).get_experiment(tracker.experiment_id).tags
     view = json.loads(tags[TAG_PREFIX + VIEW_KEY])
     assert view["runsExpanded"] == {tracker.parent_run_id: True}  # the children show without a click
@@ -54,6 +54,8 @@ def test_the_driver_shares_the_sweeps_view_on_its_experiment(uri, plan, results_
 
 
 def test_a_search_shows_its_space_as_columns_and_orders_by_its_metric(uri, results_dir, tmp_path):
+    """Numbers and scalar choices are params of a trial; a choice of blocks is its axis tag. Rows are
+    ordered by the search's metric, in its direction, and that metric is a column."""
     from kdsweep.plan import plan_sweep
 
     path = tmp_path / "search.yaml"
@@ -70,12 +72,23 @@ stages:
 search:
   space:
     loss.kd.T: {float: [1, 8]}
-  metric: final_val_acc1
+    schedule: {choice: [{name: cosine}, {name: step, step_size: 1}]}
+  metric: val_loss
+  direction: minimize
+  pruner: none
   trials: 2
 """)
     plan = plan_sweep(path)
     tracker = SweepTracker(uri, plan, results_dir=results_dir)
-    tracker.prepare(plan.runs)
+    tracker.share_first_view()
     view = json.loads(open_client(uri).get_experiment(tracker.experiment_id).tags[TAG_PREFIX + VIEW_KEY])
-    assert view["selectedColumns"][0] == "params.`loss.kd.T`"  # trials carry it as a param
-    assert (view["orderByKey"], view["orderByAsc"]) == ("metrics.`final_val_acc1`", False)
+    assert view["selectedColumns"][:3] == ["params.`loss.kd.T`", f"tags.`{names.TAG_AXIS_PREFIX}schedule`",
+                                           "metrics.`val_loss`"]
+    assert (view["orderByKey"], view["orderByAsc"]) == ("metrics.`val_loss`", True)
+
+
+def test_the_view_names_metrics_the_engine_logs():
+    from kdsweep.metric_names import EPOCH_METRICS, SUMMARY_METRICS
+    from kdsweep.tracking.view import BAR, COLUMNS_METRICS, CURVES
+
+    assert set(CURVES) <= set(EPOCH_METRICS) and {BAR, *COLUMNS_METRICS} <= set(SUMMARY_METRICS)
