@@ -46,7 +46,7 @@ RUN_DEFAULTS: dict[str, Any] = {
         "limit": None,  # cap on train samples (smoke runs)
         "val_limit": None,  # cap on val samples
         "input_size": None,  # None: the data set's own size
-        "num_classes": None,  # only for `fake`; others know theirs
+        "num_classes": None,  # only for data made in code (`fake`); the plan refuses it elsewhere
         "train_transforms": None,  # None: the data set's default; else [{name: ..., <args>}]
         "val_transforms": None,
         "copies": None,  # 000: a list of transform lists; an epoch is the train set once per list

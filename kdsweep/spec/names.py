@@ -30,8 +30,9 @@ DATASET_FILES = PACKAGE_ROOT / "engine" / "data"
 _TORCHVISION_BUILDER = re.compile(r"^@register_model\([^)]*\)\s*\n(?:@.*\n)*def (\w+)", re.MULTILINE)
 
 
-def _decorated_names(folder: Path, decorator: str) -> list[str]:
-    """Names registered in `folder`'s modules by `@<decorator>("name", ...)` (no name: the function's)."""
+def _decorated_names(folder: Path, decorator: str, flag: str | None = None) -> list[str]:
+    """Names registered in `folder`'s modules by `@<decorator>("name", ...)` (no name: the function's);
+    with `flag`, only those registered with `flag=True`."""
     names: list[str] = []
     for path in sorted(folder.glob("*.py")):
         text = path.read_text()
@@ -42,6 +43,9 @@ def _decorated_names(folder: Path, decorator: str) -> list[str]:
                 continue
             for dec in node.decorator_list:
                 if isinstance(dec, ast.Call) and ast.unparse(dec.func) == decorator:
+                    if flag and not any(k.arg == flag and isinstance(k.value, ast.Constant) and k.value.value is True
+                                        for k in dec.keywords):
+                        continue
                     first = dec.args[0] if dec.args else None
                     if first is None:
                         names.append(node.name)
@@ -78,6 +82,12 @@ def datasets() -> tuple[str, ...]:
     return tuple(_decorated_names(DATASET_FILES, "dataset"))
 
 
+@lru_cache(maxsize=1)
+def datasets_taking_num_classes() -> tuple[str, ...]:
+    """Data sets made in code, whose class count `data.num_classes` sets (`classes_from_config=True`)."""
+    return tuple(_decorated_names(DATASET_FILES, "dataset", flag="classes_from_config"))
+
+
 def check_arch(name: object, where: str) -> None:
     """A model name: kdsweep's own first, then torchvision's (read only when needed)."""
     if isinstance(name, str) and (name in kdsweep_models() or name in torchvision_models()):
@@ -90,3 +100,13 @@ def check_dataset(name: object, where: str) -> None:
     if isinstance(name, str) and name in datasets():
         return
     raise UserError(f"unknown data set {name!r}; {did_you_mean(name, datasets())}", where=where)
+
+
+def check_num_classes(data: dict, where: str) -> None:
+    """`data.num_classes` only where it sets the class count: data made in code. Elsewhere the files
+    decide, and a number here would only mislead (a stage teacher's head was built from it)."""
+    if data.get("num_classes") is None or data["name"] in datasets_taking_num_classes():
+        return
+    raise UserError(f"{data['name']} has the classes of its data, so data.num_classes does not apply (it is for "
+                    f"data made in code: {', '.join(datasets_taking_num_classes())}); remove it, or set "
+                    "student.num_classes for a model head of another size", where=where)

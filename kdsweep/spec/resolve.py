@@ -17,7 +17,7 @@ from kdsweep.errors import UserError, did_you_mean
 from kdsweep.spec.defaults import CHOICES, FREE_FORM, NULLABLE_TYPES, RUN_DEFAULTS, TEACHER_DEFAULTS
 from kdsweep.spec.dotted import deep_merge
 from kdsweep.spec.entries import LOSSES, OPTIMIZERS, SCHEDULES
-from kdsweep.spec.names import check_arch, check_dataset
+from kdsweep.spec.names import check_arch, check_dataset, check_num_classes
 from kdsweep.spec.options import REQUIRED, check_type, types_of
 
 COMPONENT_SECTIONS = ("optim", "schedule", "loss", "teacher")  # filled by their own rules, in this order
@@ -146,6 +146,7 @@ def resolve_run_config(raw: dict) -> dict:
     # Names last, so a run's other mistakes are reported as before; the engine's registries
     # check them again (preflight), with the names read here from the same decorators.
     check_dataset(out["data"]["name"], "data.name")
+    check_num_classes(out["data"], "data.num_classes")
     check_arch(out["student"]["arch"], "student.arch")
     return out
 

@@ -8,6 +8,7 @@ import pytest
 from execute_helpers import write_sweep
 
 from kdsweep.cli import main
+from kdsweep.errors import UserError
 
 BASE = """
 base:
@@ -113,3 +114,9 @@ def test_a_checkpoint_that_does_not_fit_stops_the_sweep_before_it_starts(tmp_pat
 
     fits = BASE + "  teacher: {arch: digits_teacher, checkpoint: teacher.pt}\n  loss: {kd: {T: 4}}\n"
     preflight(plan_sweep(write_sweep(tmp_path, "fits", fits)))
+    # data made in code takes its class count from data.num_classes: a 7-class teacher fits there only
+    fake = BASE.replace("{name: digits}", "{name: fake, num_classes: 7}")
+    teacher7 = "  teacher: {arch: digits_teacher, checkpoint: teacher7.pt}\n  loss: {kd: {T: 4}}\n"
+    preflight(plan_sweep(write_sweep(tmp_path, "fake7", fake + teacher7)))
+    with pytest.raises(UserError, match="shape mismatches"):
+        preflight(plan_sweep(write_sweep(tmp_path, "fake10", BASE.replace("digits}", "fake}") + teacher7)))

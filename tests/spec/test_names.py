@@ -21,6 +21,29 @@ def test_dataset_names_match_the_engine_registry():
     assert sorted(names.datasets()) == DATASETS.known()
 
 
+def test_data_sets_taking_num_classes_match_the_engine_registry():
+    from kdsweep.engine.data import DATASETS
+
+    taking = sorted(n for n in DATASETS.known() if DATASETS.get(n).classes_from_config)
+    assert sorted(names.datasets_taking_num_classes()) == taking == ["fake"]
+
+
+def test_data_num_classes_is_refused_where_the_data_decides(tmp_path):
+    """It was accepted everywhere and read only by `fake`: on digits it built a 5-class stage teacher
+    from a stage that trained 10 classes, which failed at train time."""
+    from kdsweep.plan import plan_sweep
+
+    body = ("name: n\nbase:\n  epochs: 1\n  data: {{name: {name}, num_classes: 5}}\n"
+            "  student: {{arch: digits_student}}\n")
+    (tmp_path / "fake.yaml").write_text(body.format(name="fake"))
+    assert plan_sweep(tmp_path / "fake.yaml").runs[0].config["data"]["num_classes"] == 5
+    (tmp_path / "digits.yaml").write_text(body.format(name="digits"))
+    with pytest.raises(UserError) as exc:
+        plan_sweep(tmp_path / "digits.yaml")
+    assert "data.num_classes" in str(exc.value) and "digits has the classes of its data" in str(exc.value)
+    assert "student.num_classes" in str(exc.value)
+
+
 def test_torchvision_names_match_its_list_models():
     from kdsweep.engine.models.zoo import torchvision_names
 

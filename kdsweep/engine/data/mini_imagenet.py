@@ -56,7 +56,14 @@ def check_mini_imagenet(cfg: dict[str, Any]) -> Path:
     return root
 
 
-@dataset("mini_imagenet", num_classes=100, input_size=224, check=check_mini_imagenet)
+def count_mini_imagenet(root: str) -> int | None:
+    """The classes listed in classes_name.json (the loader's count), None before the data is there."""
+    path = Path(root).expanduser() / "classes_name.json"
+    return len(read_classes(path)[1]) if path.is_file() else None
+
+
+@dataset("mini_imagenet", num_classes=100, input_size=224, check=check_mini_imagenet,
+         count_classes=count_mini_imagenet)
 def load_mini_imagenet(cfg: dict[str, Any], seed: int) -> FileData:
     root = check_mini_imagenet(cfg)
     images = root / "images"

@@ -15,6 +15,10 @@ def test_class_index_comes_from_classes_name_json(mini_root, writers):
     assert raw.classes == [f"name of {w}" for w in reversed(writers.wnids)]
     assert [(p.name[:9], label) for p, label in raw.val] == [(w, 2 - k) for k, w in enumerate(writers.wnids)]
     assert all(p.parent == mini_root / "images" and p.is_file() for p, _ in raw.train)
+    # what the trainer will see, known without loading (preflight, plan --estimate)
+    from kdsweep.engine.data.build import dataset_info
+
+    assert dataset_info("mini_imagenet", str(mini_root))["num_classes"] == 3
 
 
 def test_default_transforms_give_224_and_imagenet_statistics(mini_root):
