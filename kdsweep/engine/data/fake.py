@@ -30,10 +30,13 @@ def make_images(gen: torch.Generator, prototypes: torch.Tensor, n: int) -> tuple
     return x, y
 
 
-@dataset("fake", num_classes=10, input_size=32, needs_root=False, classes_from_config=True)  # made in code
+CLASSES = 10  # unless data.num_classes says otherwise
+
+
+@dataset("fake", num_classes=CLASSES, input_size=32, needs_root=False, classes_from_config=True)  # made in code
 def load_fake(cfg: dict[str, Any], seed: int) -> TensorData:
     size = cfg.get("input_size") or 32
-    k = cfg.get("num_classes") or 10
+    k = cfg.get("num_classes") or CLASSES
     gen = generator(seed, 0, "fake")
     coarse = torch.rand(k, 3, 4, 4, generator=gen)
     prototypes = F.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
