@@ -20,13 +20,8 @@ from typing import TYPE_CHECKING, Any
 from kdsweep.errors import UserError
 from kdsweep.tracking import names
 from kdsweep.tracking.limits import log_params_tags
-from kdsweep.tracking.store import (
-    check_not_held_by_a_stopped_process,
-    first_line,
-    sqlite_path,
-    store_mutex,
-    with_retry,
-)
+from kdsweep.tracking.sqlite_locks import check_not_held_by_a_stopped_process
+from kdsweep.tracking.store import first_line, sqlite_path, store_mutex, with_retry
 
 if TYPE_CHECKING:
     from kdsweep.tracking.sweep import SweepTracker
@@ -136,7 +131,9 @@ class SweepLock:
         with _HELD_LOCK, store_mutex(self.t.uri):
             # A driver stopped while it used the store blocks every write (and, mid-commit, every read),
             # --force included: say so before reading the lock's tags would wait on it.
-            check_not_held_by_a_stopped_process(self.t.uri)
+            db = sqlite_path(self.t.uri)
+            if db is not None:
+                check_not_held_by_a_stopped_process(Path(db).expanduser(), self.t.uri)
             if self.key in _HELD_HERE:
                 h = self._holder() or Holder(self.host, self.pid, time.time(), "now")
                 raise self._refuse(h)

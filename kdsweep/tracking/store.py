@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 from kdsweep.errors import UserError
+from kdsweep.tracking.sqlite_locks import check_not_held_by_a_stopped_process
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -148,67 +149,6 @@ def store_mutex(uri: str) -> Iterator[None]:
                         f"creating or claiming the tracking store {uri}; if none runs, delete that file") from None
 
 
-def write_locked(uri: str, wait_s: float = 5.0) -> bool:
-    """A SQLite store that takes no write for `wait_s`: some process holds a lock on it."""
-    path = sqlite_path(uri)
-    if path is None or not Path(path).expanduser().is_file():
-        return False
-    with contextlib.closing(sqlite3.connect(str(Path(path).expanduser()), timeout=wait_s)) as db:
-        try:
-            db.execute("BEGIN EXCLUSIVE")  # the lock a commit needs, taken and given back without writing
-            db.rollback()
-        except sqlite3.OperationalError as exc:
-            return "locked" in str(exc)
-    return False
-
-
-def _stopped_with_open(db: Path) -> list[int]:
-    """Processes on this machine in the stopped state (T) that have `db` open (Linux: /proc)."""
-    target = str(db.resolve())
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
-                continue
-            if any(os.readlink(fd) == target for fd in proc.joinpath("fd").iterdir()):
-                found.append(int(proc.name))
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile, or not ours to read
-    return sorted(found)
-
-
-def check_not_held_by_a_stopped_process(uri: str, wait_s: float = 5.0) -> None:
-    """UserError when a stopped process holds a lock on this SQLite store.
-
-    A `kdsweep run` stopped (Ctrl-Z, SIGSTOP) in the middle of a write or a read keeps its lock until
-    it is continued or killed: in SQLite's default rollback-journal mode nobody else can write the
-    store meanwhile, and during a commit nobody can read it, so every other kdsweep command would
-    wait minutes for "database is locked". Checked cheaply: the lock probe answers at once unless
-    the store is held; only then are this machine's stopped processes looked at (Linux; elsewhere
-    the commands wait as before).
-    """
-    path = sqlite_path(uri)
-    if path is None or not write_locked(uri, wait_s):
-        return
-    pids = _stopped_with_open(Path(path).expanduser())
-    if not pids:
-        return
-    who = ", ".join(f"{pid} ({_command(pid)})" for pid in pids)
-    first = pids[0]
-    raise UserError(f"the tracking store {uri} is locked by process {who}, stopped (Ctrl-Z or SIGSTOP) while it "
-                    f"used the store: nothing can write to it until that process goes on; resume it "
-                    f"(kill -CONT {first}) or stop it (kill {first}), then run again")
-
-
-def _command(pid: int) -> str:
-    try:
-        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return "?"
-    text = " ".join(" ".join(w.decode(errors="replace") for w in words if w).split())  # one line
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def half_migrated_tables(uri: str) -> list[str]:
     """`_alembic_tmp_*` tables left in a SQLite store by migrations that ran at once or were killed."""
     path = sqlite_path(uri)
@@ -305,7 +245,7 @@ def check_store(uri: str, *, timeout_s: float = HTTP_TIMEOUT_S) -> None:
             raise UserError(f"{str(db)!r} is not a writable file, so it cannot hold the tracking store {uri}; "
                             f"{FIX_HINT}")
         with store_mutex(uri):
-            check_not_held_by_a_stopped_process(uri)
+            check_not_held_by_a_stopped_process(db, uri)
             _check_not_half_migrated(uri)
             _check_by_query(uri)
     elif scheme in ("http", "https"):

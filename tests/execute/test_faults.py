@@ -173,11 +173,11 @@ def stop_between_writes(proc: subprocess.Popen, uri: str) -> None:
     """SIGSTOP `proc` at a moment it holds no write lock on the SQLite store. Stopped inside a write,
     it would block every writer, --force included (tests/tracking/test_lock.py checks that case's
     one-line error); this test is about fencing, so it stops the driver between writes."""
-    from kdsweep.tracking.store import write_locked
+    from kdsweep.tracking.sqlite_locks import write_locked
 
     for _ in range(100):
         os.kill(proc.pid, signal.SIGSTOP)
-        if not write_locked(uri, wait_s=0.5):
+        if not write_locked(Path(uri.removeprefix("sqlite:///")), wait_s=0.5):
             return
         os.kill(proc.pid, signal.SIGCONT)
         time.sleep(0.05)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -144,10 +145,10 @@ def test_a_driver_stopped_while_it_used_the_store_is_named_not_waited_on(tracker
     mid-commit, every reader), so --force cannot take over either: one line names the process and
     how to let it go, at once, instead of MLflow's "database is locked" after minutes of retries.
     Every command says so the same way (`check_store`)."""
-    from kdsweep.tracking import store
+    from kdsweep.tracking import sqlite_locks, store
 
-    probe = store.write_locked
-    monkeypatch.setattr(store, "write_locked", lambda u, wait_s=5.0: probe(u, wait_s=min(wait_s, 0.2)))
+    probe = sqlite_locks.write_locked
+    monkeypatch.setattr(sqlite_locks, "write_locked", lambda d, wait_s=5.0: probe(d, wait_s=min(wait_s, 0.2)))
     db = uri.removeprefix("sqlite:///")
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import os, signal, sqlite3, sys
@@ -162,7 +163,7 @@ def test_a_driver_stopped_while_it_used_the_store_is_named_not_waited_on(tracker
         holder.stdin.write("go\n")
         holder.stdin.flush()
         deadline = time.time() + 60
-        while not probe(uri, wait_s=0.05):
+        while not probe(Path(db), wait_s=0.05):
             assert time.time() < deadline, "the holder never took its lock"
         for attempt in (lambda: tracker.lock(stale_after_s=60).__enter__(),
                         lambda: tracker.lock(force=True).__enter__(),
@@ -177,7 +178,7 @@ def test_a_driver_stopped_while_it_used_the_store_is_named_not_waited_on(tracker
     finally:
         holder.kill()
         holder.wait()
-    assert not probe(uri, wait_s=0.05)  # a killed holder's lock goes with it
+    assert not probe(Path(db), wait_s=0.05)  # a killed holder's lock goes with it
     with tracker.lock(force=True) as held:
         assert _tags(client, tracker)[names.TAG_GENERATION] == str(held.generation)
 
