@@ -19,11 +19,20 @@ from kdsweep.errors import UserError
 
 def write_locked(db: Path, wait_s: float = 5.0) -> bool:
     """The database takes no write for `wait_s`: some process holds a lock on it."""
+    return _locked(db, wait_s, "BEGIN EXCLUSIVE")  # the lock a commit needs, taken and given back
+
+
+def read_locked(db: Path, wait_s: float = 5.0) -> bool:
+    """The database cannot be read for `wait_s`: some process is committing (or stopped while it did)."""
+    return _locked(db, wait_s, "SELECT count(*) FROM sqlite_master")
+
+
+def _locked(db: Path, wait_s: float, probe: str) -> bool:
     if not db.is_file():
         return False
     with contextlib.closing(sqlite3.connect(str(db), timeout=wait_s)) as con:
         try:
-            con.execute("BEGIN EXCLUSIVE")  # the lock a commit needs, taken and given back without writing
+            con.execute(probe).fetchall()
             con.rollback()
         except sqlite3.DatabaseError as exc:  # also "file is not a database": check_store says that one
             return "locked" in str(exc)
@@ -45,13 +54,14 @@ def stopped_with_open(db: Path) -> list[int]:
     return sorted(found)
 
 
-def check_not_held_by_a_stopped_process(db: Path, uri: str, wait_s: float = 5.0) -> None:
-    """UserError naming the stopped process that holds a lock on `db` (the store `uri`).
+def check_not_held_by_a_stopped_process(db: Path, uri: str, *, writes: bool = True, wait_s: float = 5.0) -> None:
+    """UserError naming the stopped process that holds a lock on `db` (the store `uri`) that a command
+    needs: any lock for one that `writes`, a commit's for one that only reads (`kdsweep status`, `ui`).
 
     Cheap: the probe answers at once unless the database is held; only then are this machine's
     stopped processes looked at (Linux; elsewhere the commands wait as before).
     """
-    if not write_locked(db, wait_s):
+    if not (write_locked(db, wait_s) if writes else read_locked(db, wait_s)):
         return
     pids = stopped_with_open(db)
     if not pids:
@@ -59,7 +69,7 @@ def check_not_held_by_a_stopped_process(db: Path, uri: str, wait_s: float = 5.0)
     who = ", ".join(f"{pid} ({_command(pid)})" for pid in pids)
     first = pids[0]
     raise UserError(f"the tracking store {uri} is locked by process {who}, stopped (Ctrl-Z or SIGSTOP) while it "
-                    f"used the store: nothing can write to it until that process goes on; resume it "
+                    f"used the store: nothing can {'write to' if writes else 'read'} it until that process goes on; resume it "
                     f"(kill -CONT {first}) or stop it (kill {first}), then run again")
 
 

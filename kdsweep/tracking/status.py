@@ -126,7 +126,7 @@ def print_status(plan: Plan, tracking_uri: str | None = None, *, results_dir: Pa
     out = out or sys.stdout
     uri = resolve_tracking_uri(tracking_uri, results_dir)
     if _store_exists(uri):
-        check_store(uri)
+        check_store(uri, writes=False)
     df = sweep_status(uri, plan)
     counts = ", ".join(f"{n} {state}" for state, n in status_counts(df).items())
     print(f"{plan.sweep.name}: {len(df)} runs: {counts}  (store {uri})", file=out)

@@ -227,8 +227,9 @@ def _check_by_query(uri: str) -> None:
         raise UserError(f"cannot open the tracking store {uri}: {first_line(exc)}; {FIX_HINT}") from None
 
 
-def check_store(uri: str, *, timeout_s: float = HTTP_TIMEOUT_S) -> None:
-    """Fail fast, in one line naming the URI and the fix, when the store cannot be used.
+def check_store(uri: str, *, timeout_s: float = HTTP_TIMEOUT_S, writes: bool = True) -> None:
+    """Fail fast, in one line naming the URI and the fix, when the store cannot be used (`writes`:
+    written to, as `kdsweep run` does; else read, as `status` and `ui` do).
 
     Creates a SQLite store (and its directory, e.g. `results/`) if it does not exist yet.
     """
@@ -245,7 +246,7 @@ def check_store(uri: str, *, timeout_s: float = HTTP_TIMEOUT_S) -> None:
             raise UserError(f"{str(db)!r} is not a writable file, so it cannot hold the tracking store {uri}; "
                             f"{FIX_HINT}")
         with store_mutex(uri):
-            check_not_held_by_a_stopped_process(db, uri)
+            check_not_held_by_a_stopped_process(db, uri, writes=writes)
             _check_not_half_migrated(uri)
             _check_by_query(uri)
     elif scheme in ("http", "https"):

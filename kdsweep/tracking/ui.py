@@ -65,7 +65,7 @@ def serve(uri: str | None = None, artifact_root: str | None = None, host: str = 
         artifact_root = default_artifact_root(uri, results_dir)
     cmd = ui_command(uri, artifact_root, host, port)  # an http store is refused before anything else
     check_port(host, port)
-    check_store(uri)
+    check_store(uri, writes=False)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     base = f"http://{shown}:{port}"
     print(f"MLflow UI for {uri}: {base} (Ctrl-C stops it)", file=sys.stderr, flush=True)

@@ -144,11 +144,13 @@ def test_a_driver_stopped_while_it_used_the_store_is_named_not_waited_on(tracker
     """A driver stopped (SIGSTOP) while it held a lock on the SQLite store blocks every writer (and,
     mid-commit, every reader), so --force cannot take over either: one line names the process and
     how to let it go, at once, instead of MLflow's "database is locked" after minutes of retries.
-    Every command says so the same way (`check_store`)."""
+    Every command says so the same way (`check_store`) when the lock holds it up."""
     from kdsweep.tracking import sqlite_locks, store
 
     probe = sqlite_locks.write_locked
-    monkeypatch.setattr(sqlite_locks, "write_locked", lambda d, wait_s=5.0: probe(d, wait_s=min(wait_s, 0.2)))
+    for name in ("write_locked", "read_locked"):  # quick probes: the holder is stopped, waiting cannot help
+        quick = getattr(sqlite_locks, name)
+        monkeypatch.setattr(sqlite_locks, name, lambda d, wait_s=5.0, quick=quick: quick(d, wait_s=min(wait_s, 0.2)))
     db = uri.removeprefix("sqlite:///")
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import os, signal, sqlite3, sys
@@ -175,6 +177,12 @@ def test_a_driver_stopped_while_it_used_the_store_is_named_not_waited_on(tracker
             assert f"locked by process {holder.pid} (" in message and "stopped (Ctrl-Z or SIGSTOP)" in message
             assert f"kill -CONT {holder.pid}" in message and f"kill {holder.pid}" in message and "\n" not in message
             assert time.monotonic() - start < 10
+        # A command that only reads (`kdsweep status`, `ui`) is held up by a stopped commit only.
+        if hold == "BEGIN EXCLUSIVE":
+            with pytest.raises(UserError, match=f"locked by process {holder.pid} .*nothing can read it"):
+                store.check_store(uri, writes=False)
+        else:
+            store.check_store(uri, writes=False)
     finally:
         holder.kill()
         holder.wait()
