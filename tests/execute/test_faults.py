@@ -170,18 +170,21 @@ def test_a_half_migrated_store_is_named_in_one_line_with_the_fix(workdir, cli):
 
 
 def stop_between_writes(proc: subprocess.Popen, uri: str) -> None:
-    """SIGSTOP `proc` at a moment it holds no write lock on the SQLite store. Stopped inside a write,
-    it would block every writer, --force included (tests/tracking/test_lock.py checks that case's
+    """SIGSTOP `proc` at a moment it holds no lock on the SQLite store. Stopped inside a write, it
+    would block every writer, --force included (tests/tracking/test_lock.py checks that case's
     one-line error); this test is about fencing, so it stops the driver between writes."""
-    from kdsweep.tracking.sqlite_locks import write_locked
+    from kdsweep.tracking.sqlite_locks import stopped_holders
 
+    db = Path(uri.removeprefix("sqlite:///"))
     for _ in range(100):
         os.kill(proc.pid, signal.SIGSTOP)
-        if not write_locked(Path(uri.removeprefix("sqlite:///")), wait_s=0.5):
+        wait_for(lambda: Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T",
+                 timeout_s=10, what="the driver to stop")
+        if proc.pid not in stopped_holders(db):
             return
         os.kill(proc.pid, signal.SIGCONT)
         time.sleep(0.05)
-    pytest.fail("the driver held the store's write lock at every try")
+    pytest.fail("the driver held a lock on the store at every try")
 
 
 def test_a_stopped_driver_is_fenced_by_the_one_that_takes_over(workdir, migrated):
