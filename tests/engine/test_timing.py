@@ -7,13 +7,7 @@ from kdsweep.engine.models import build_model
 from kdsweep.engine.timing import group_epoch, model_timings
 from kdsweep.spec.resolve import resolve_run_config
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/engine/conftest.py
 
 
 def test_model_timings_are_positive_and_leave_the_rng_alone():

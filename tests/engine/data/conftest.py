@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 
@@ -98,12 +97,9 @@ def write_food11(root: Path, labels: tuple[int, ...] = (0, 3, 10), n: int = 2, s
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: intra-op threads only contend on the shared 2-core test machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _every_data_test_on_one_thread(one_thread):
+    """Tiny tensors: intra-op threads only contend on the shared 2-core test machine
+    (`one_thread` is tests/engine/conftest.py's)."""
 
 
 @pytest.fixture

@@ -33,15 +33,6 @@ def _digits():
     return x[perm[:cut]], y[perm[:cut]], x[perm[cut:]], y[perm[cut:]]
 
 
-@pytest.fixture
-def one_thread():
-    """Two cores shared with other test processes: one thread avoids oversubscription stalls."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.usefixtures("one_thread")
 @pytest.mark.parametrize(("arch", "epochs"), [("digits_student", 2), ("digits_teacher", 2)])
 def test_trains_past_90_percent_in_seconds(arch, epochs):
