@@ -13,18 +13,24 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture
+def setuptools_77():
+    """These tests run setuptools' hooks in this environment; `pip install` builds in an isolated one
+    with setuptools>=77 (pyproject.toml), so an older one here says nothing about the install."""
+    import setuptools
+
+    if tuple(int(p) for p in setuptools.__version__.split(".")[:2]) < (77, 0):
+        pytest.skip(f"setuptools {setuptools.__version__} here; the build isolates a >=77 one")
+
+
 def test_license_is_an_spdx_string_and_setuptools_can_read_it():
     text = (REPO / "pyproject.toml").read_text()  # (tomllib is 3.11+; kdsweep supports 3.10)
     assert re.search(r'^license = "MIT"$', text, re.M)
     assert re.search(r'^requires = \["setuptools>=77"\]', text, re.M)  # older setuptools reject the string form
 
 
-def test_building_the_metadata_warns_about_nothing(tmp_path):
+def test_building_the_metadata_warns_about_nothing(tmp_path, setuptools_77):
     """What `pip install -e .` runs first, without pip or the network: setuptools' PEP 517 hook."""
-    import setuptools
-
-    if tuple(int(p) for p in setuptools.__version__.split(".")[:2]) < (77, 0):
-        pytest.skip(f"setuptools {setuptools.__version__} here; the build isolates a >=77 one")
     code = ("import sys, warnings; warnings.simplefilter('always'); from setuptools import build_meta; "
             f"print(build_meta.prepare_metadata_for_build_wheel({str(tmp_path)!r}))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
@@ -34,15 +40,10 @@ def test_building_the_metadata_warns_about_nothing(tmp_path):
     assert "License-Expression: MIT" in (dist_info / "METADATA").read_text()
 
 
-
-def test_the_editable_install_prints_no_warning(tmp_path):
+def test_the_editable_install_prints_no_warning(tmp_path, setuptools_77):
     """`make setup`'s `pip install -e`: setuptools' PEP 517 editable hook under the Makefile's
     PYTHONWARNINGS filter prints nothing; without it, setuptools' caution about folders named like
     the package (here the folder is the package) is what it prints."""
-    import setuptools
-
-    if tuple(int(p) for p in setuptools.__version__.split(".")[:2]) < (77, 0):
-        pytest.skip(f"setuptools {setuptools.__version__} here; the build isolates a >=77 one")
     makefile = (REPO / "Makefile").read_text()
     quiet = re.search(r"^EDITABLE_QUIET := (.+)$", makefile, re.M).group(1)
     assert re.search(r'^\tPYTHONWARNINGS="\$\(EDITABLE_QUIET\)" \$\(BIN\)/pip install -q -e', makefile, re.M)

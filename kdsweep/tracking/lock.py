@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from kdsweep.errors import UserError
 from kdsweep.tracking import names
 from kdsweep.tracking.limits import log_params_tags
-from kdsweep.tracking.sqlite_locks import check_not_held_by_a_stopped_process
+from kdsweep.tracking.sqlite_locks import check_not_held_by_a_stopped_process, is_stopped
 from kdsweep.tracking.store import first_line, sqlite_path, store_mutex, with_retry
 
 if TYPE_CHECKING:
@@ -67,11 +67,7 @@ class Holder:
         return "alive" if fresh else "silent"
 
     def stopped(self) -> bool:
-        """Linux: the process is stopped (state T), e.g. by Ctrl-Z."""
-        try:
-            return Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("T", "t")
-        except (OSError, IndexError):
-            return False
+        return is_stopped(self.pid)
 
 
 _HELD_HERE: set[tuple[str, str]] = set()  # (uri, parent run id) held by this process

@@ -53,7 +53,8 @@ def _locks() -> list[tuple[int, str, str, int]]:
     return held
 
 
-def _stopped(pid: int) -> bool:
+def is_stopped(pid: int) -> bool:
+    """Linux: the process is stopped (state T), e.g. by Ctrl-Z; False where that cannot be read."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("T", "t")
     except (OSError, IndexError):
@@ -69,7 +70,7 @@ def stopped_holders(db: Path, *, writes: bool = True) -> list[int]:
     keys = {main} | ({k} if writes and (k := _file_key(db.with_name(db.name + "-shm"))) else set())
     pids = {pid for pid, kind, key, start in _locks()
             if key in keys and (writes or (key == main and kind == "WRITE" and start != RESERVED_BYTE))}
-    return sorted(pid for pid in pids if pid != os.getpid() and _stopped(pid))
+    return sorted(pid for pid in pids if pid != os.getpid() and is_stopped(pid))
 
 
 def check_not_held_by_a_stopped_process(db: Path, uri: str, *, writes: bool = True) -> None:

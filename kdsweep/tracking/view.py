@@ -74,6 +74,7 @@ def first_view(parent_run_id: str, axis_cols: list[str], order_by: str = COLUMNS
     """The shared view's state: search facets and UI state in one JSON object, as the UI stores it.
     Rows are ordered by `order_by` (a search's metric; else best_val_acc1), best first; it is a column."""
     metrics = (order_by, *(m for m in COLUMNS_METRICS if m != order_by))
+    cards, sections = charts()
     return {
         # search facets
         "searchFilter": "",
@@ -95,8 +96,8 @@ def first_view(parent_run_id: str, axis_cols: list[str], order_by: str = COLUMNS
         "runsHiddenMode": "SHOW_ALL",  # the UI's default charts the first 10 rows only
         "viewMaximized": False,
         "runListHidden": False,
-        "compareRunCharts": charts()[0],
-        "compareRunSections": charts()[1],
+        "compareRunCharts": cards,
+        "compareRunSections": sections,
         "isAccordionReordered": False,
         "useGroupedValuesInCharts": True,
         "hideEmptyCharts": True,

@@ -173,13 +173,12 @@ def stop_between_writes(proc: subprocess.Popen, uri: str) -> None:
     """SIGSTOP `proc` at a moment it holds no lock on the SQLite store. Stopped inside a write, it
     would block every writer, --force included (tests/tracking/test_lock.py checks that case's
     one-line error); this test is about fencing, so it stops the driver between writes."""
-    from kdsweep.tracking.sqlite_locks import stopped_holders
+    from kdsweep.tracking.sqlite_locks import is_stopped, stopped_holders
 
     db = Path(uri.removeprefix("sqlite:///"))
     for _ in range(100):
         os.kill(proc.pid, signal.SIGSTOP)
-        wait_for(lambda: Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T",
-                 timeout_s=10, what="the driver to stop")
+        wait_for(lambda: is_stopped(proc.pid), timeout_s=10, what="the driver to stop")
         if proc.pid not in stopped_holders(db):
             return
         os.kill(proc.pid, signal.SIGCONT)

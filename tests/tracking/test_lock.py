@@ -154,7 +154,9 @@ def _go_and_wait_stopped(proc: subprocess.Popen) -> None:
     proc.stdin.write("go\n")
     proc.stdin.flush()
     deadline = time.time() + 60
-    while Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "T":
+    from kdsweep.tracking.sqlite_locks import is_stopped
+
+    while not is_stopped(proc.pid):
         assert time.time() < deadline, "the helper never stopped"
         time.sleep(0.02)
 
