@@ -7,7 +7,9 @@ known names, so a typo in YAML is a one-line fix.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from kdsweep.errors import UserError, did_you_mean
@@ -63,3 +65,14 @@ class Registry:
             if found is not None:
                 return found
         raise UserError(f"unknown {self.kind} {name!r}; {did_you_mean(name, self.known())}", where=where)
+
+
+def import_all(package: str, path: Iterable[str]) -> None:
+    """Import every module of a package's folder, so that each registers its components.
+
+    The plan reads the names from the same folder's decorators without importing anything
+    (`spec.names`); importing by folder keeps the engine's registry equal to what the plan accepts.
+    """
+    for module in pkgutil.iter_modules(path):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{package}.{module.name}")
