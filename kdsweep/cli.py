@@ -85,7 +85,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    from kdsweep.engine.profile import print_model_names, print_profile
+    from kdsweep.engine.profile_print import print_model_names, print_profile
 
     if args.list:
         return print_model_names()

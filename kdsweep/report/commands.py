@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kdsweep.errors import UserError, did_you_mean
 from kdsweep.plan import Plan, plan_sweep
+from kdsweep.report.console import print_rendered
 from kdsweep.report.document import Report, build_report, has_reference, sweep_tables
 from kdsweep.report.files import OUT_DIR, save_report
 from kdsweep.tracking.store import resolve_tracking_uri
@@ -50,17 +51,6 @@ def _warn_unmatched(report: Report) -> None:
               "none with this plan's run keys; pass the same -o overrides as `kdsweep run` did", file=sys.stderr)
 
 
-def _print(text: str, fmt: str) -> None:
-    """Rich Markdown on a terminal (tables drawn with box lines), the plain text when piped."""
-    if fmt == "markdown" and sys.stdout.isatty():
-        from rich.console import Console
-        from rich.markdown import Markdown
-
-        Console().print(Markdown(text))
-    else:
-        print(text, end="" if text.endswith("\n") else "\n")
-
-
 def _pick_tables(report: Report, names: list[str] | None) -> None:
     """`--table NAME` (repeatable): keep only those tables, in the order asked."""
     if not names:
@@ -93,7 +83,7 @@ def cmd_table(args: argparse.Namespace) -> int:
         return table_command(args, report, uri, fmt)
     _warn_unmatched(report)
     _pick_tables(report, getattr(args, "table", None))
-    _print(report.render(fmt), fmt)
+    print_rendered(report.render(fmt), fmt)
     paths = save_report(report, fmt, getattr(args, "out", None))
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0

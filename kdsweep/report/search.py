@@ -19,6 +19,7 @@ import pandas as pd
 
 from kdsweep.plan import Plan
 from kdsweep.plan.build import format_value
+from kdsweep.report.console import print_rendered
 from kdsweep.report.query import read_sweep, run_status
 from kdsweep.status import RunStatus
 from kdsweep.tracking.names import TAG_EPOCH, TAG_POINT, TAG_STATUS, TAG_TRIAL, TAG_TRIAL_STATE
@@ -196,12 +197,11 @@ def search_report_text(report: Any, trials: pd.DataFrame, fmt: str) -> str:
 
 
 def table_command(args: Any, report: Any, uri: str, fmt: str) -> int:
-    from kdsweep.report.commands import _print
     from kdsweep.report.tables import report_paths
 
     trials = load_trials(uri, report.plan)
     text = search_report_text(report, trials, fmt)
-    _print(text, fmt)
+    print_rendered(text, fmt)
     path = report_paths(report, "latex" if fmt == "latex" else "markdown", getattr(args, "out", None))[0]
     if fmt == "csv":
         path = path.with_suffix(".csv")

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from kdsweep.errors import UserError
 from kdsweep.tracking import names
@@ -23,8 +23,14 @@ from kdsweep.tracking.limits import log_params_tags
 from kdsweep.tracking.sqlite_locks import check_not_held_by_a_stopped_process, is_stopped
 from kdsweep.tracking.store import first_line, sqlite_path, store_mutex, with_retry
 
-if TYPE_CHECKING:
-    from kdsweep.tracking.sweep import SweepTracker
+
+class LockedSweep(Protocol):
+    """What the lock needs of the sweep it guards (a `sweep.SweepTracker`, which owns the lock;
+    named by its fields here so that the lock does not import the tracker back)."""
+
+    name: str
+    uri: str
+    parent_run_id: str
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +89,7 @@ class SweepLock:
 
     CONFIRM_S = 0.5  # stores without a file lock: wait after claiming, then re-read (a racing write shows by then)
 
-    def __init__(self, tracker: SweepTracker, *, stale_after_s: float, force: bool, heartbeat_s: float):
+    def __init__(self, tracker: LockedSweep, *, stale_after_s: float, force: bool, heartbeat_s: float):
         self.t = tracker
         self.stale_after_s = stale_after_s
         self.force = force

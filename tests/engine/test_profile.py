@@ -100,7 +100,7 @@ def test_format_count():
 
 
 def test_print_profile(capsys):
-    from kdsweep.engine.profile import print_profile
+    from kdsweep.engine.profile_print import print_profile
     from kdsweep.errors import UserError
 
     assert print_profile("food11_student", num_classes=11, input_size=32) == 0

@@ -20,8 +20,8 @@ import torch
 from kdsweep.engine.data import transforms as tf
 from kdsweep.engine.data.batched import compile_pipeline
 from kdsweep.engine.data.bundle import DataBundle
-from kdsweep.engine.data.decode import decode, decoded_bytes
-from kdsweep.engine.data.decode_cache import default_dir
+from kdsweep.engine.data.decode import decoded_bytes
+from kdsweep.engine.data.decode_cache import decode, default_dir
 from kdsweep.engine.data.loader_source import FileDataset, LoaderSource
 from kdsweep.engine.data.raw import FileData, Specs, TensorData, resize_size
 from kdsweep.engine.data.registry import DATASETS

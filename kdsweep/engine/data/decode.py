@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
 from kdsweep.engine.data.loader_source import open_rgb
-from kdsweep.engine.data.raw import FileData, TensorData
+from kdsweep.engine.data.raw import FileData
 
 
 class _Decode(Dataset):
@@ -48,21 +48,3 @@ def decode_items(
 
 def decoded_bytes(data: FileData, size: int) -> int:
     return (len(data.train) + len(data.val)) * 3 * size * size
-
-
-def decode(data: FileData, size: int, workers: int, *, cache_dir: Path | None = None,
-           name: str = "files") -> TensorData:
-    """Decoded in memory, or (with `cache_dir`) memory-mapped from the decode-once cache."""
-    if cache_dir is not None:
-        from kdsweep.engine.data.decode_cache import cached_split
-
-        train_x, train_y = cached_split(data.train, size, workers, cache_dir=cache_dir, name=f"{name}-train")
-        val_x, val_y = cached_split(data.val, size, workers, cache_dir=cache_dir, name=f"{name}-val")
-    else:
-        train_x, train_y = decode_items(data.train, size, workers)
-        val_x, val_y = decode_items(data.val, size, workers)
-    return TensorData(
-        train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y,
-        num_classes=data.num_classes, classes=data.classes, mean=data.mean, std=data.std,
-        train_copies=data.train_copies, val_transforms=data.val_transforms,
-    )

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from kdsweep.engine.data.decode import decode_items
+from kdsweep.engine.data.raw import FileData, TensorData
 
 FORMAT = 1  # bump when the decoded bytes for the same files would change
 ENV = "KDSWEEP_CACHE_DIR"
@@ -97,3 +98,19 @@ def cached_split(items: Sequence[tuple[Path, int]], size: int, workers: int, *, 
     if target.stat().st_size != expected:
         raise OSError(f"{target} holds {target.stat().st_size} bytes, expected {expected}; delete it")
     return _map(target, len(items), size), labels
+
+
+def decode(data: FileData, size: int, workers: int, *, cache_dir: Path | None = None,
+           name: str = "files") -> TensorData:
+    """Decoded in memory, or (with `cache_dir`) memory-mapped from the decode-once cache."""
+    if cache_dir is not None:
+        train_x, train_y = cached_split(data.train, size, workers, cache_dir=cache_dir, name=f"{name}-train")
+        val_x, val_y = cached_split(data.val, size, workers, cache_dir=cache_dir, name=f"{name}-val")
+    else:
+        train_x, train_y = decode_items(data.train, size, workers)
+        val_x, val_y = decode_items(data.val, size, workers)
+    return TensorData(
+        train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y,
+        num_classes=data.num_classes, classes=data.classes, mean=data.mean, std=data.std,
+        train_copies=data.train_copies, val_transforms=data.val_transforms,
+    )
