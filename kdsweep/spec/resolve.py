@@ -19,6 +19,7 @@ from kdsweep.spec.dotted import deep_merge
 from kdsweep.spec.entries import LOSSES, OPTIMIZERS, SCHEDULES
 from kdsweep.spec.names import check_arch, check_dataset, check_num_classes
 from kdsweep.spec.options import REQUIRED, check_type, types_of
+from kdsweep.spec.transform_names import check_data_transforms
 
 COMPONENT_SECTIONS = ("optim", "schedule", "loss", "teacher")  # filled by their own rules, in this order
 
@@ -147,6 +148,7 @@ def resolve_run_config(raw: dict) -> dict:
     # check them again (preflight), with the names read here from the same decorators.
     check_dataset(out["data"]["name"], "data.name")
     check_num_classes(out["data"], "data.num_classes")
+    check_data_transforms(out["data"])
     check_arch(out["student"]["arch"], "student.arch")
     return out
 

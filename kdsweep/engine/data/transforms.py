@@ -19,23 +19,13 @@ from typing import Any
 import torch
 from torchvision.transforms import v2
 
-from kdsweep.errors import UserError, did_you_mean
+from kdsweep.errors import UserError
+from kdsweep.spec.transform_names import CONTAINERS, CONVERSIONS, NOT_IMAGE_TRANSFORMS, parse_transforms
 
-# Transforms that act on a batch with labels, or on boxes, not on one image.
-NOT_IMAGE_TRANSFORMS = frozenset(
-    {"CutMix", "MixUp", "ClampBoundingBoxes", "ClampKeyPoints", "ConvertBoundingBoxFormat",
-     "SanitizeBoundingBoxes", "SanitizeKeyPoints", "SetClampingMode", "FiveCrop", "TenCrop",
-     "UniformTemporalSubsample", "Transform", "RandomIoUCrop"}
-)
-# Type conversions: the tensor path manages dtype itself and skips these.
-CONVERSIONS = frozenset({"ToTensor", "ToImage", "PILToTensor", "ToPureTensor", "ToDtype",
-                         "ConvertImageDtype", "ToPILImage"})
-# Transforms that take a list of transforms as their `transforms` argument.
-CONTAINERS = frozenset({"Compose", "RandomApply", "RandomChoice", "RandomOrder"})
-
+__all__ = ["CONVERSIONS", "build_one", "has_normalize", "known_names", "parse", "pil_pipeline"]
 
 def known_names() -> list[str]:
-    """Every v2 transform a sweep may name."""
+    """Every v2 transform a sweep may name, from torchvision itself (tests check the plan's list against it)."""
     names = []
     for name in dir(v2):
         obj = getattr(v2, name)
@@ -45,25 +35,9 @@ def known_names() -> list[str]:
 
 
 def parse(specs: Any, where: str) -> list[tuple[str, dict[str, Any]]]:
-    """Validate a transform list and normalise each item to (name, kwargs)."""
-    if specs is None:
-        return []
-    if not isinstance(specs, (list, tuple)):
-        raise UserError(f"expected a list of transforms like [{{name: RandomHorizontalFlip}}], got {specs!r}",
-                        where=where)
-    known = known_names()
-    out = []
-    for i, item in enumerate(specs):
-        at = f"{where}[{i}]"
-        if isinstance(item, str):
-            item = {"name": item}
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise UserError(f"expected {{name: <torchvision v2 transform>, <args>}}, got {item!r}", where=at)
-        name = item["name"]
-        if name not in known:
-            raise UserError(f"unknown transform {name!r}; {did_you_mean(name, known)}", where=f"{at}.name")
-        out.append((name, {k: v for k, v in item.items() if k != "name"}))
-    return out
+    """Validate a transform list and normalise each item to (name, kwargs): the plan's own check
+    (`spec.transform_names`), so a list the plan accepted is read the same way here."""
+    return parse_transforms(specs, where)
 
 
 def _convert_args(name: str, kwargs: dict[str, Any], where: str) -> dict[str, Any]:
