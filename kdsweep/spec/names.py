@@ -23,6 +23,7 @@ from pathlib import Path
 
 from kdsweep.errors import UserError, did_you_mean
 from kdsweep.spec.entries import PACKAGE_ROOT
+from kdsweep.spec.signature import Signature
 
 MODEL_FILES = PACKAGE_ROOT / "engine" / "models"
 DATASET_FILES = PACKAGE_ROOT / "engine" / "data"
@@ -30,16 +31,16 @@ DATASET_FILES = PACKAGE_ROOT / "engine" / "data"
 _TORCHVISION_BUILDER = re.compile(r"^@register_model\([^)]*\)\s*\n(?:@.*\n)*def (\w+)", re.MULTILINE)
 
 
-def _decorated_names(folder: Path, decorator: str, flag: str | None = None) -> list[str]:
-    """Names registered in `folder`'s modules by `@<decorator>("name", ...)` (no name: the function's);
-    with `flag`, only those registered with `flag=True`."""
-    names: list[str] = []
+def _decorated(folder: Path, decorator: str, flag: str | None = None) -> dict[str, ast.FunctionDef | ast.ClassDef]:
+    """What `folder`'s modules register with `@<decorator>("name", ...)` (no name: the function's), by
+    name, with the decorated definition; with `flag`, only those registered with `flag=True`."""
+    found: dict[str, ast.FunctionDef | ast.ClassDef] = {}
     for path in sorted(folder.glob("*.py")):
         text = path.read_text()
         if decorator.split(".")[-1] + "(" not in text:  # most files register nothing: skip the parse
             continue
         for node in ast.walk(ast.parse(text, filename=str(path))):
-            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if not isinstance(node, ast.FunctionDef | ast.ClassDef):
                 continue
             for dec in node.decorator_list:
                 if isinstance(dec, ast.Call) and ast.unparse(dec.func) == decorator:
@@ -48,12 +49,27 @@ def _decorated_names(folder: Path, decorator: str, flag: str | None = None) -> l
                         continue
                     first = dec.args[0] if dec.args else None
                     if first is None:
-                        names.append(node.name)
+                        found[node.name] = node
                     elif isinstance(first, ast.Constant) and isinstance(first.value, str):
-                        names.append(first.value)
+                        found[first.value] = node
                     else:  # a developer's mistake: the plan could not check the name
                         raise RuntimeError(f"{path}:{dec.lineno}: register with a literal name string")
-    return names
+    return found
+
+
+def _decorated_names(folder: Path, decorator: str, flag: str | None = None) -> list[str]:
+    return list(_decorated(folder, decorator, flag))
+
+
+@lru_cache(maxsize=1)
+def kdsweep_model_signatures() -> dict[str, Signature]:
+    """Each kdsweep model's factory parameters, for checking `student.kwargs` / `teacher.kwargs`."""
+    out = {}
+    for name, node in _decorated(MODEL_FILES, "MODELS.register").items():
+        init = node if isinstance(node, ast.FunctionDef) else next(
+            (n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+        out[name] = Signature.of(init, skip_first=isinstance(node, ast.ClassDef)) if init else Signature((), ())
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -110,3 +126,16 @@ def check_num_classes(data: dict, where: str) -> None:
     raise UserError(f"{data['name']} has the classes of its data, so data.num_classes does not apply (it is for "
                     f"data made in code: {', '.join(datasets_taking_num_classes())}); remove it, or set "
                     "student.num_classes for a model head of another size", where=where)
+
+
+def check_model_kwargs(section: dict, where: str) -> None:
+    """`kwargs` of a kdsweep model are its factory's parameters (torchvision's builders take any keyword:
+    torchvision checks those when the model is built). `num_classes` has its own key."""
+    sig = kdsweep_model_signatures().get(section.get("arch"))
+    for key in section.get("kwargs") or {}:
+        if key == "num_classes":
+            raise UserError(f"set {where.rpartition('.')[0]}.num_classes, not kwargs.num_classes", where=f"{where}.{key}")
+        if sig is not None and key not in sig.params and not sig.any_keyword:
+            options = [p for p in sig.params if p != "num_classes"]
+            hint = did_you_mean(key, options) if options else f"{section['arch']} takes no kwargs"
+            raise UserError(f"{section['arch']} has no argument {key!r}; {hint}", where=f"{where}.{key}")

@@ -17,7 +17,7 @@ from kdsweep.errors import UserError, did_you_mean
 from kdsweep.spec.defaults import CHOICES, FREE_FORM, NULLABLE_TYPES, RUN_DEFAULTS, TEACHER_DEFAULTS
 from kdsweep.spec.dotted import deep_merge
 from kdsweep.spec.entries import LOSSES, OPTIMIZERS, SCHEDULES
-from kdsweep.spec.names import check_arch, check_dataset, check_num_classes
+from kdsweep.spec.names import check_arch, check_dataset, check_model_kwargs, check_num_classes
 from kdsweep.spec.options import REQUIRED, check_type, types_of
 from kdsweep.spec.transform_names import check_data_transforms
 
@@ -150,6 +150,9 @@ def resolve_run_config(raw: dict) -> dict:
     check_num_classes(out["data"], "data.num_classes")
     check_data_transforms(out["data"])
     check_arch(out["student"]["arch"], "student.arch")
+    check_model_kwargs(out["student"], "student.kwargs")
+    if out["teacher"] is not None and out["teacher"]["run"] is None:
+        check_model_kwargs(out["teacher"], "teacher.kwargs")
     return out
 
 

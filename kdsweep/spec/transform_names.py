@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from kdsweep.errors import UserError, did_you_mean
+from kdsweep.spec.signature import Signature
 
 # Transforms that act on a batch with labels, or on boxes, not on one image.
 NOT_IMAGE_TRANSFORMS = frozenset(
@@ -32,24 +32,6 @@ CONVERSIONS = frozenset({"ToTensor", "ToImage", "PILToTensor", "ToPureTensor", "
                          "ConvertImageDtype", "ToPILImage"})
 # Transforms that take a list of transforms as their `transforms` argument.
 CONTAINERS = frozenset({"Compose", "RandomApply", "RandomChoice", "RandomOrder"})
-
-
-@dataclass(frozen=True)
-class Signature:
-    """A transform's constructor: its parameters, the ones without a default, and whether it takes **kwargs."""
-
-    params: tuple[str, ...]
-    required: tuple[str, ...]
-    any_keyword: bool = False
-
-
-def _signature(init: ast.FunctionDef) -> Signature:
-    args = init.args
-    positional = [a.arg for a in args.posonlyargs + args.args][1:]  # without self
-    n_defaults = len(args.defaults)
-    required = positional[: len(positional) - n_defaults] if n_defaults else positional
-    required += [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is None]
-    return Signature(tuple(positional + [a.arg for a in args.kwonlyargs]), tuple(required), args.kwarg is not None)
 
 
 @lru_cache(maxsize=1)
@@ -81,7 +63,7 @@ def torchvision_transforms() -> dict[str, Signature]:
     def signature(name: str) -> Signature:
         for node in classes[name].body:
             if isinstance(node, ast.FunctionDef) and node.name == "__init__":
-                return _signature(node)
+                return Signature.of(node, skip_first=True)
         parents = [b for b in bases(name) if b in classes]
         return signature(parents[0]) if parents else Signature((), ())
 

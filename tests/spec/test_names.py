@@ -66,3 +66,26 @@ def test_without_torchvision_only_kdsweep_names_are_known(monkeypatch):
     names.check_arch("digits_student", "student.arch")
     with pytest.raises(UserError, match="unknown model 'resnet18'"):
         names.check_arch("resnet18", "student.arch")
+
+
+def test_model_signatures_read_from_source_match_the_factories():
+    import inspect
+
+    from kdsweep.engine.models import MODELS
+
+    for name, sig in names.kdsweep_model_signatures().items():
+        params = inspect.signature(MODELS.get(name)).parameters
+        assert list(sig.params) == [p for p, v in params.items() if v.kind not in (v.VAR_POSITIONAL, v.VAR_KEYWORD)]
+        assert sig.any_keyword == any(v.kind == v.VAR_KEYWORD for v in params.values()), name
+
+
+@pytest.mark.parametrize(("kwargs", "where", "message"), [
+    ({"widht": [8]}, "student.kwargs.widht", "did you mean 'widths'"),
+    ({"num_classes": 5}, "student.kwargs.num_classes", "set student.num_classes"),
+])
+def test_model_kwargs_are_checked_against_the_factory(kwargs, where, message):
+    with pytest.raises(UserError) as err:
+        names.check_model_kwargs({"arch": "digits_student", "kwargs": kwargs}, "student.kwargs")
+    assert err.value.where == where and message in str(err.value)
+    names.check_model_kwargs({"arch": "digits_student", "kwargs": {"widths": [8, 8, 8, 8]}}, "student.kwargs")
+    names.check_model_kwargs({"arch": "resnet18", "kwargs": {"zero_init_residual": True}}, "student.kwargs")
