@@ -96,6 +96,16 @@ def cmd_profile(args: argparse.Namespace) -> int:
                          device=args.device)
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    from kdsweep.spec.key_reference import render_markdown, render_text
+
+    text = render_markdown() if args.markdown else render_text(args.prefix)
+    if not text.strip():
+        raise UserError(f"no key starts with {args.prefix!r}; kdsweep keys lists them all", where="keys")
+    print(text.rstrip())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kdsweep",
@@ -181,6 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64, help="with --bench (default 64)")
     p.add_argument("--device", default="auto", help="with --bench: auto, cpu or cuda")
     p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("keys", help="every key a sweep file takes, with defaults and rules (torch-free)",
+                       description="Every key a sweep file takes: run keys, each optimiser's, schedule's and loss "
+                                   "term's options, models with their kwargs, data sets and transforms; generated "
+                                   "from the declarations (docs/keys.md is the same list).")
+    p.add_argument("prefix", nargs="?", default="", help="only keys starting with this, e.g. loss.dkd or data")
+    p.add_argument("--markdown", action="store_true", help="print docs/keys.md (the whole reference, Markdown)")
+    p.set_defaults(func=cmd_keys)
     return parser
 
 

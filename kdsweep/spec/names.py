@@ -139,3 +139,14 @@ def check_model_kwargs(section: dict, where: str) -> None:
             options = [p for p in sig.params if p != "num_classes"]
             hint = did_you_mean(key, options) if options else f"{section['arch']} takes no kwargs"
             raise UserError(f"{section['arch']} has no argument {key!r}; {hint}", where=f"{where}.{key}")
+
+
+@lru_cache(maxsize=1)
+def dataset_metadata() -> dict[str, dict[str, object]]:
+    """Each data set's literal registration keywords (num_classes, input_size, ...), for the key reference."""
+    out: dict[str, dict[str, object]] = {}
+    for name, node in _decorated(DATASET_FILES, "dataset").items():
+        dec = next(d for d in node.decorator_list if isinstance(d, ast.Call) and ast.unparse(d.func) == "dataset")
+        out[name] = {k.arg: k.value.value for k in dec.keywords
+                     if k.arg and isinstance(k.value, ast.Constant)}
+    return out
