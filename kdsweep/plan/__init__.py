@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from kdsweep.errors import UserError
 from kdsweep.plan.build import Plan, PlannedRun, build_plan, format_value, run_name
 from kdsweep.plan.tables import check_tables
 from kdsweep.spec.load import Sweep, load_sweep
+from kdsweep.spec.overrides import file_origin
 
 __all__ = ["Plan", "PlannedRun", "build_plan", "format_value", "plan_sweep", "run_name"]
 
 
-def plan_sweep(path: str | Path, overrides: list[str] | None = None, *, fuse: bool = True) -> Plan:
-    """Load, validate and plan a sweep file; every error names the file."""
+def plan_sweep(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] | None = None, *,
+               fuse: bool = True) -> Plan:
+    """Load, validate and plan a sweep file; every error names the file (and the `-o` that caused it).
+
+    `overrides`: `["epochs=1"]` as `-o` gives them, or `{"epochs": 1}` (spec/overrides.py).
+    """
     sweep: Sweep = load_sweep(path, overrides)
     try:
         plan = build_plan(sweep, fuse=fuse)
@@ -24,4 +31,5 @@ def plan_sweep(path: str | Path, overrides: list[str] | None = None, *, fuse: bo
             check_space(plan)
         return plan
     except UserError as exc:
-        raise UserError(str(exc), where=str(path)) from None
+        origin = file_origin(exc.where, sweep.file_overrides)  # `-o search.space...`: a check of the space
+        raise UserError(str(exc) if origin is None else f"{origin}: {exc.message}", where=str(path)) from None

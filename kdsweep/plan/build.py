@@ -13,8 +13,8 @@ from typing import Any
 
 from kdsweep.errors import UserError, did_you_mean
 from kdsweep.plan.keys import digest, run_key, short_key
-from kdsweep.plan.origin import Layer, blame
-from kdsweep.spec.dotted import set_path
+from kdsweep.plan.origin import Layer, blame, override_layer
+from kdsweep.spec.dotted import assign, has_path, set_path
 from kdsweep.spec.expand import axis_names, expand_points
 from kdsweep.spec.groups import shared_part
 from kdsweep.spec.load import Sweep
@@ -232,10 +232,12 @@ def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
     for name in order:
         raw = merge_stage(sweep.base, sweep.stages[name])
         stage_overrides = {k: v for k, v in sweep.overrides.items() if not student_only(k)}
-        for key, value in stage_overrides.items():  # `-o epochs=1` means every run, stages too,
-            set_path(raw, key, value)  # ... except what a stage never inherits
+        # `-o epochs=1` means every run, stages too, except what a stage never inherits. A section
+        # the override replaced in base, and the stage does not write, is the override's here too.
+        replacing = tuple(k for k, v in stage_overrides.items() if assign(raw, k, v) or (
+            k in sweep.replacing and not has_path(sweep.stages[name], k.rpartition(".")[0])))
         layers = [Layer("base", tree=inherited), Layer(f"stages.{name}", tree=sweep.stages[name]),
-                  Layer("-o", keys=tuple(stage_overrides))]
+                  Layer("-o", keys=tuple(stage_overrides), replacing=replacing)]
         config = _resolve(raw, f"stages.{name}", stage_runs, order, layers)
         if _unused_teacher(raw, config):
             warnings.append(f"{sweep.path}: stages.{name}.teacher: no loss term of this stage uses the teacher, "
@@ -261,8 +263,7 @@ def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
         where = f"point {run_name(point)}" if point else "base"
         if i and not point:
             where = f"points[{i}]"
-        layers = [Layer("base", tree=sweep.base), Layer("-o", keys=tuple(sweep.overrides)),
-                  Layer(where, keys=tuple(point))]
+        layers = [Layer("base", tree=sweep.base), override_layer(sweep), Layer(where, keys=tuple(point))]
         raw = _apply(sweep.base, point)
         config = _resolve(raw, where, stage_runs, order, layers)
         given += bool(raw.get("teacher"))

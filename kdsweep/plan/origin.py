@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kdsweep.spec.dotted import has_path
+from kdsweep.spec.load import Sweep
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,9 @@ class Layer:
     label: str  # how an error names it: "base", "-o", or the run ("stages.teacher", "point T=2")
     tree: dict[str, Any] | None = None  # a nested config (base, a stage body)
     keys: tuple[str, ...] = ()  # dotted keys (overrides, a point)
+    # Override keys that replaced their whole section (`schedule.name` a new schedule): they wrote
+    # every key under it, `schedule.milestones` included (spec/dotted.py, `assign`).
+    replacing: tuple[str, ...] = ()
 
     def wrote(self, path: str) -> str | None:
         """The key as this layer spells it, when it wrote `path` or something above or below it."""
@@ -28,7 +32,16 @@ class Layer:
         for key in self.keys:
             if key == path or path.startswith(key + ".") or key.startswith(path + "."):
                 return key
+        for key in self.replacing:
+            section = key.rpartition(".")[0]
+            if path.startswith(section + "."):
+                return f"{key} ({path})"
         return None
+
+
+def override_layer(sweep: Sweep) -> Layer:
+    """The sweep's run-config `-o` overrides as a layer of every point's and trial's config."""
+    return Layer("-o", keys=tuple(sweep.overrides), replacing=sweep.replacing)
 
 
 def blame(where: str | None, layers: list[Layer], run_label: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from kdsweep.errors import UserError
 from kdsweep.plan.build import Plan, PlannedRun, _resolve, dependencies, group_signature
 from kdsweep.plan.keys import digest, run_key
-from kdsweep.plan.origin import Layer
+from kdsweep.plan.origin import Layer, override_layer
 from kdsweep.spec.dotted import set_path
 from kdsweep.spec.search import Search
 
@@ -36,7 +36,7 @@ def _config(plan: Plan, params: dict[str, Any], seed: int | None, where: str) ->
     if seed is not None:
         raw["seed"] = seed
     # An error names where the user wrote the key: base, -o, or the search's own value.
-    layers = [Layer("base", tree=plan.sweep.base), Layer("-o", keys=tuple(plan.sweep.overrides)),
+    layers = [Layer("base", tree=plan.sweep.base), override_layer(plan.sweep),
               Layer(where, keys=(*params, *(("seed",) if seed is not None else ())))]
     return _resolve(raw, where, plan.stages, list(plan.stages), layers)
 

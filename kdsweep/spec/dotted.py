@@ -45,6 +45,29 @@ def set_path(tree: dict, path: str, value: Any) -> None:
         node[parts[-1]] = copy.deepcopy(value)
 
 
+def replaces(key: str, old: Any, new: Any) -> bool:
+    """Whether `new` at section `key` replaces `old` instead of merging into it: a schedule that
+    names a different kind (its options belong to the old kind)."""
+    return key in RENAMED_REPLACES and isinstance(old, dict) and isinstance(new, dict) and \
+        new.get("name", old.get("name")) != old.get("name")
+
+
+def assign(tree: dict, path: str, value: Any) -> str | None:
+    """`set_path` for an override (`-o schedule.name=cosine`), with `deep_merge`'s rules: a new
+    schedule name replaces the whole schedule, a new model arch drops the old arch's kwargs.
+    Returns the section the value replaced (`schedule`), else None."""
+    section, _, leaf = path.rpartition(".")
+    old = get_path(tree, section) if section else None
+    if value is not None and isinstance(old, dict):
+        if replaces(section, old, {leaf: value}):
+            set_path(tree, section, {leaf: value})
+            return section
+        if section in MODEL_SECTIONS and leaf == "arch" and old.get("arch") != value:
+            old.pop("kwargs", None)  # constructor options of the old arch
+    set_path(tree, path, value)
+    return None
+
+
 def deep_merge(base: dict, over: dict) -> dict:
     """A new dict: `over` merged into `base`, dicts recursively, everything else replaced.
 
@@ -57,8 +80,7 @@ def deep_merge(base: dict, over: dict) -> dict:
     out = copy.deepcopy(base)
     for key, value in over.items():
         old = out.get(key)
-        renamed = key in RENAMED_REPLACES and isinstance(old, dict) and isinstance(value, dict) and \
-            value.get("name", old.get("name")) != old.get("name")
+        renamed = replaces(key, old, value)
         if key in MODEL_SECTIONS and isinstance(old, dict) and isinstance(value, dict) and \
                 value.get("arch", old.get("arch")) != old.get("arch") and "kwargs" not in value:
             old = {k: v for k, v in old.items() if k != "kwargs"}  # constructor options of the old arch

@@ -1,4 +1,4 @@
-"""Read a sweep file: YAML, `extends`, `-o` overrides and the top-level shape.
+"""Read a sweep file: YAML, `extends`, `-o` overrides (spec/overrides.py) and the top-level shape.
 
 Everything a user can get wrong in the file surfaces here or in `resolve`, as one line
 naming the file and the key path, before anything is planned or trained.
@@ -7,6 +7,7 @@ naming the file and the key path, before anything is planned or trained.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 import yaml
 
 from kdsweep.errors import UserError, did_you_mean
-from kdsweep.spec.dotted import deep_merge, set_path
+from kdsweep.spec.dotted import assign, deep_merge
+from kdsweep.spec.overrides import Routed, name_override, parse_overrides, route
 from kdsweep.spec.search import Search, parse_search
 from kdsweep.spec.tables import validate_tables
 
@@ -39,7 +41,11 @@ class Sweep:
     # beside the axis' values (`loss.fa: [none, FA, Fast FA]`) or as {value: text}, as tables write it.
     labels: dict[str, list[tuple[Any, str]]] = field(default_factory=dict)
     tables: list[dict] = field(default_factory=list)
-    overrides: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)  # run-config `-o` keys (applied to base and stages)
+    # Run-config overrides that replaced their whole section in base (`schedule.name` -> `schedule`):
+    # an error anywhere in that section names the override (plan/origin.py).
+    replacing: tuple[str, ...] = ()
+    file_overrides: dict[str, Any] = field(default_factory=dict)  # `-o seeds=[0]`, `-o search.trials=6`, ...
     search: Search | None = None  # points picked by Optuna at run time (spec/search.py)
 
 
@@ -98,21 +104,6 @@ def _load_tree(path: Path, chain: tuple[Path, ...] = ()) -> dict:
     return deep_merge(_load_tree(parent_path, (*chain, resolved)), data)
 
 
-def parse_override(text: str) -> tuple[str, Any]:
-    """`key.path=value`, the value read as YAML (so `epochs=1` is an int, `x=[1,2]` a list)."""
-    if "=" not in text:
-        raise UserError(f"-o {text!r}: expected KEY=VALUE, e.g. -o epochs=1 -o data.root=/data")
-    key, _, value = text.partition("=")
-    key = key.strip()
-    if not key or any(not part for part in key.split(".")) or " " in key:
-        raise UserError(f"-o {text!r}: {key!r} is not a dotted key path like data.root")
-    try:
-        parsed = yaml.safe_load(value) if value.strip() else None
-    except yaml.YAMLError:
-        raise UserError(f"-o {text!r}: the value is not valid YAML; quote it") from None
-    return key, parsed
-
-
 def _axis_values(where: str, values: Any) -> list:
     if not isinstance(values, list):
         raise UserError(f"expected a list of values, got {values!r}", where=where)
@@ -121,33 +112,47 @@ def _axis_values(where: str, values: Any) -> list:
     return values
 
 
-def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
-    """Parse and shape-check a sweep file; raises UserError with the file and key path."""
+def load_sweep(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] | None = None) -> Sweep:
+    """Parse and shape-check a sweep file; raises UserError with the file and key path.
+
+    `overrides`: `["epochs=1", "seeds=[0]"]` as `-o` gives them, or `{"epochs": 1}` (spec/overrides.py).
+    """
     path = Path(path)
     tree = _load_tree(path)
     where = str(path)
+    routed: Routed | None = None
     try:
-        return _build(path, tree, overrides or [])
+        routed = route(parse_overrides(overrides), tree, TOP_LEVEL_KEYS)
+        return _build(path, routed, file_axes=_raw_axes(tree))
     except UserError as exc:
+        exc = name_override(exc, routed)
         if exc.where and exc.where.startswith(where):
-            raise
+            raise exc from None
         raise UserError(str(exc), where=where) from None
 
 
-def _build(path: Path, tree: dict, overrides: list[str]) -> Sweep:
+def _raw_axes(tree: dict) -> dict[str, Any]:
+    """The file's own grid and zip axes (before `-o grid.<axis>`): a list of labels names their values."""
+    grid = tree.get("grid") if isinstance(tree.get("grid"), dict) else {}
+    groups = tree.get("zip") or []
+    groups = [groups] if isinstance(groups, dict) else groups if isinstance(groups, list) else []
+    zipped = {str(k): v for g in groups if isinstance(g, dict) for k, v in g.items()}
+    return {**{str(k): v for k, v in grid.items()}, **zipped}
+
+
+def _build(path: Path, routed: Routed, *, file_axes: dict[str, Any]) -> Sweep:
+    tree = routed.tree
     for key in tree:
         if key not in TOP_LEVEL_KEYS:
             raise UserError(f"unknown top-level key {key!r}; {did_you_mean(key, TOP_LEVEL_KEYS)}")
     name = tree.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise UserError("name: required, a non-empty string (it names the MLflow experiment)")
+        raise UserError("required, a non-empty string (it names the MLflow experiment)", where="name")
     base = tree.get("base") or {}
     if not isinstance(base, dict):
         raise UserError(f"base: expected a mapping (the run config every point starts from), got {base!r}")
     base = copy.deepcopy(base)
-    parsed_overrides = dict(parse_override(o) for o in overrides)
-    for key, value in parsed_overrides.items():
-        set_path(base, key, value)
+    replacing = tuple(key for key, value in routed.base.items() if assign(base, key, value))
 
     stages = tree.get("stages") or {}
     if not isinstance(stages, dict):
@@ -192,19 +197,23 @@ def _build(path: Path, tree: dict, overrides: list[str]) -> Sweep:
         seeds = _axis_values("seeds", seeds)
         for s in seeds:
             if not isinstance(s, int) or isinstance(s, bool):
-                raise UserError(f"seeds: expected integers, got {s!r}")
+                raise UserError(f"expected integers, got {s!r}", where="seeds")
         if len(set(seeds)) != len(seeds):
-            raise UserError(f"seeds: repeated seed in {seeds}")
+            raise UserError(f"repeated seed in {seeds}", where="seeds")
 
     description = tree.get("description") or ""
     if not isinstance(description, str):
         raise UserError("description: expected text")
     tables = validate_tables(tree.get("tables"))
+    # A list of labels names the file's own values: an axis changed with -o keeps the labels of the
+    # values it still has.
     axes = {**grid, **{k: v for group in zips for k, v in group.items()}}
+    axes.update({k: v for k, v in file_axes.items() if k in axes and isinstance(v, list)})
     labels = _labels(tree.get("labels"), axes)
     return Sweep(name=name.strip(), path=path, description=description, base=base, stages=dict(stages),
                  grid=grid, zips=zips, points=[dict(p) for p in points], seeds=seeds, labels=labels,
-                 tables=tables, overrides=parsed_overrides, search=parse_search(tree.get("search")))
+                 tables=tables, overrides=dict(routed.base), replacing=replacing, file_overrides=dict(routed.file),
+                 search=parse_search(tree.get("search")))
 
 
 def _labels(raw: Any, axes: dict[str, list]) -> dict[str, list[tuple[Any, str]]]:

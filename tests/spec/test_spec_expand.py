@@ -6,7 +6,8 @@ import pytest
 
 from kdsweep.plan import plan_sweep
 from kdsweep.spec.expand import axis_names, expand_points
-from kdsweep.spec.load import load_sweep, parse_override
+from kdsweep.spec.load import load_sweep
+from kdsweep.spec.overrides import parse_override
 
 KD = """\
 name: t
