@@ -213,9 +213,10 @@ class SearchDriver:
             tickets = []
             for run in chunk:
                 prep = prepared[run.key]
-                number, _ = self.trial_of_key[run.key]
+                number, seed = self.trial_of_key[run.key]
                 log_params_tags(self.tracker.client, prep.run_id, {},
                                 {names.TAG_TRIAL: str(number), names.TAG_TRIAL_STATE: "RUNNING"})
+                self._call("link", number, seed, prep.run_id)  # the study names its MLflow runs too
                 if prep.action == "skip":  # finished before the driver could tell the study (a crash)
                     self._skipped(run, prep.run_id)
                     continue

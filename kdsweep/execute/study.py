@@ -22,6 +22,10 @@ from kdsweep.spec.search_space import config_values, distributions, grid_space
 log = logging.getLogger(__name__)
 
 FINGERPRINT_ATTR = "kdsweep_fingerprint"
+# A trial's user attributes, so optuna-dashboard and trials_dataframe() link each trial to MLflow:
+# its run (with several seeds, the first seed's), and with several seeds every run in seed order.
+RUN_ID_ATTR = "mlflow_run_id"
+RUN_IDS_ATTR = "mlflow_run_ids"
 
 
 def _sampler(search: Search) -> Any:
@@ -92,6 +96,10 @@ class StudyOwner:
         self.study = optuna.create_study(storage=JournalStorage(JournalFileBackend(storage_path)), study_name=name,
                                          direction=search.direction, sampler=_sampler(search),
                                          pruner=_pruner(search, max_epochs), load_if_exists=True)
+        if self.study.metric_names != [search.metric]:  # the dashboard and trials_dataframe() name the value
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # stable since 3.2
+                self.study.set_metric_names([search.metric])
         old = self.study.user_attrs.get(FINGERPRINT_ATTR)
         if old is None:
             self.study.set_user_attr(FINGERPRINT_ATTR, fingerprint)
@@ -102,6 +110,7 @@ class StudyOwner:
         self.n_seeds = len(search.seeds or ()) or 1
         self.epoch_values: dict[tuple[int, int], dict[Any, float]] = {}  # (trial, epoch) -> {seed: val_acc1}
         self._trials: dict[int, Any] = {}  # number -> optuna Trial (asked or reopened in this process)
+        self.run_ids: dict[int, dict[Any, str]] = {}  # number -> {seed: MLflow run id}
 
     # What the study holds ---------------------------------------------------------------------
 
@@ -149,6 +158,18 @@ class StudyOwner:
             # Optuna's Trial needs the storage id; a FrozenTrial keeps it privately (stable since 1.x).
             self._trials[number] = optuna.trial.Trial(self.study, frozen._trial_id)
         return self._trials[number]
+
+    def link(self, number: int, seed: Any, run_id: str) -> None:
+        """Record the MLflow run training `seed` of trial `number` as the trial's user attribute."""
+        if self.state(number) != "RUNNING":  # Optuna refuses to change a finished trial
+            return
+        ids = self.run_ids.setdefault(number, {})
+        ids[seed] = run_id
+        order = [ids[s] for s in (self.search.seeds or ()) if s in ids] or list(ids.values())
+        trial = self._trial(number)
+        trial.set_user_attr(RUN_ID_ATTR, order[0])
+        if self.n_seeds > 1:
+            trial.set_user_attr(RUN_IDS_ATTR, order)
 
     def state(self, number: int) -> str:
         return self.study.get_trials(deepcopy=False)[number].state.name
