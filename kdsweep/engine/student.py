@@ -80,6 +80,7 @@ class Student:
         self.forward: Any
         self.losses: Any
         self.hooks: FeatureHooks | None = None
+        self.train_labels: torch.Tensor | None = None  # the train split's labels, for the losses
         self.optimizer: torch.optim.Optimizer
         self.schedule: torch.optim.lr_scheduler.LambdaLR
         self.scaler: torch.amp.GradScaler
@@ -121,7 +122,8 @@ class Student:
         """One optimiser step on the batch.
 
         `epoch` (1-based, as mdistiller counts it) and `step` (1-based within the epoch) go
-        to the losses with the batch's sample indices and extras (DKD's warm-up, CRD's bank).
+        to the losses with the batch's sample indices and the train split's labels (DKD's warm-up,
+        CRD's bank): the whole `LossContext` contract.
         A non-finite loss is noted on the device, not read back (`divergence`): the group
         asks `diverged()` once, at the epoch's end.
         """
@@ -139,7 +141,7 @@ class Student:
                     epoch=epoch,
                     step=step,
                     indices=batch.indices,
-                    extras=batch.extras,
+                    train_labels=self.train_labels,
                 )
                 terms = self.losses(ctx)
             total = sum(terms.values())
@@ -277,12 +279,16 @@ def build_student(
     hooks = FeatureHooks(model, losses.student_layers, where="loss") if losses.student_layers else None
     model.eval()
     with torch.no_grad(), runtime.autocast(device, s.amp):
-        model(s._input(probe))
-    losses.materialize(hooks.features if hooks else {}, teacher_probe, train_labels=train_labels)
+        probe_logits = model(s._input(probe))
+    probe_labels = torch.zeros(probe.shape[0], dtype=torch.long, device=device)  # no term reads them here
+    losses.materialize(LossContext(student_logits=probe_logits, labels=probe_labels,
+                                   student_feats=hooks.features if hooks else {}, teacher_feats=teacher_probe,
+                                   train_labels=train_labels))
     if hooks:
         hooks.clear()
     losses.to(device)
     s.rng = runtime.RngStream(device)
+    s.train_labels = train_labels
     s.model, s.losses, s.hooks = model, losses, hooks
     head = cosine_head_of(model)
     s.margin_head = head if head is not None and head.margin != 0.0 else None

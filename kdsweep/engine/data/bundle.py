@@ -28,14 +28,12 @@ class Batch:
     `indices` are the samples' positions in their split (0 .. samples - 1; every copy of a
     sample under `data.copies` shares its index), so a term can keep per-sample state such
     as CRD's memory bank (torchdistill and mdistiller hand the same index from their data
-    sets). `extras` is room for more per-sample tensors a source may add later; the trainer
-    passes it to the losses untouched.
+    sets); the trainer hands them to the losses in their `LossContext`.
     """
 
     x: Tensor  # float32, normalised, NCHW
     y: Tensor  # int64 class indices
     indices: Tensor  # int64, same length as y
-    extras: dict[str, Tensor] = field(default_factory=dict)
 
 
 class BatchSource(Protocol):

@@ -21,12 +21,16 @@ from kdsweep.spec.entries import LOSSES, LossEntry
 
 @dataclass
 class LossContext:
-    """One batch's outputs, as the trainer hands them to the losses.
+    """Everything a loss term may know from training, in one object: the contract of a method.
 
-    Beyond the outputs, the trainer says where training stands and which samples these
-    are: `epoch` (1-based, as mdistiller counts it; DKD's warm-up), `step` (1-based within
-    the epoch), the batch's sample `indices` in the train split (CRD's memory bank) and the
-    batch's `extras`. A term built outside a training loop may leave them at their defaults.
+    The batch's outputs and labels; the hooked feature maps of the layers the term names
+    (`student_layers` / `teacher_layers`); where training stands: `epoch` (1-based, as
+    mdistiller counts it; DKD's warm-up), `step` (1-based within the epoch); which samples
+    these are: `indices`, their positions in the train split (CRD's memory bank); and the
+    train split itself: `train_labels`, every sample's label by index (a memory bank's
+    negatives). The trainer fills every field for every batch, and hands `materialize` the
+    same object for a first (probe) batch. A term built outside a training loop may leave the
+    training fields at their defaults.
     """
 
     student_logits: torch.Tensor
@@ -40,7 +44,7 @@ class LossContext:
     epoch: int = 1
     step: int = 1
     indices: torch.Tensor | None = None
-    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+    train_labels: torch.Tensor | None = None
 
 
 class LossTerm(nn.Module):
@@ -79,9 +83,9 @@ class LossTerm(nn.Module):
     def teacher_layers(self) -> list[str]:
         return []
 
-    def materialize(self, student_feats: dict[str, torch.Tensor], teacher_feats: dict[str, torch.Tensor], *,
-                    train_labels: torch.Tensor | None = None) -> None:
-        """Create what depends on the features or the data (see LossSet.materialize); most terms need nothing."""
+    def materialize(self, ctx: LossContext) -> None:
+        """Create what depends on the features or the data, from a first batch's context (see
+        LossSet.materialize); most terms need nothing."""
 
     def value(self, ctx: LossContext) -> torch.Tensor:
         raise NotImplementedError
@@ -101,6 +105,11 @@ class LossTerm(nn.Module):
                 "(LossSet.needs_teacher is True: run the teacher on every batch)"
             )
         return ctx.teacher_logits.detach().float()
+
+    def train_split_labels(self, ctx: LossContext) -> torch.Tensor:
+        if ctx.train_labels is None:
+            raise ValueError(f"loss term {self.name!r} needs the train split's labels but the trainer gave none")
+        return ctx.train_labels
 
     def sample_indices(self, ctx: LossContext) -> torch.Tensor:
         if ctx.indices is None:

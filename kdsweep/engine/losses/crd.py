@@ -77,13 +77,11 @@ class CRD(LayerPairTerm):
 
     # Setup ---------------------------------------------------------------------------
 
-    def materialize(self, student_feats: dict[str, torch.Tensor], teacher_feats: dict[str, torch.Tensor], *,
-                    train_labels: torch.Tensor | None = None) -> None:
+    def materialize(self, ctx: LossContext) -> None:
         if self.embed_s is not None:
             return
-        if train_labels is None:
-            raise ValueError("the crd term needs the train split's labels: LossSet.materialize(..., train_labels=)")
-        labels = train_labels.long().cpu()
+        student_feats, teacher_feats = ctx.student_feats, ctx.teacher_feats
+        labels = self.train_split_labels(ctx).long().cpu()
         n = len(labels)
         s_dim = self.feature(student_feats, self.student_layer, "student").flatten(1).shape[1]
         t_dim = self.feature(teacher_feats, self.teacher_layer, "teacher").flatten(1).shape[1]

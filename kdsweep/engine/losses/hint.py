@@ -58,7 +58,7 @@ class Hint(LossTerm):
     the student's H x W.
 
     Adapters can only be shaped once the channel counts are seen, so they are created by
-    `materialize(student_feats, teacher_feats)`, which the trainer calls once with a first
+    `materialize(ctx)`, which the trainer calls once with a first
     batch's features before it builds the optimiser (and before loading a checkpoint's loss
     state on resume). A forward that meets a missing adapter raises instead of creating
     one: an adapter born after the optimiser would silently never train.
@@ -86,9 +86,9 @@ class Hint(LossTerm):
     def teacher_layers(self) -> list[str]:
         return list(dict.fromkeys(t for _, t, _ in self.pairs))
 
-    def materialize(self, student_feats: dict[str, torch.Tensor], teacher_feats: dict[str, torch.Tensor], *,
-                    train_labels: torch.Tensor | None = None) -> None:
+    def materialize(self, ctx: LossContext) -> None:
         """Create the adapters the channel counts call for (idempotent)."""
+        student_feats, teacher_feats = ctx.student_feats, ctx.teacher_feats
         for i in range(len(self.pairs)):
             fs, ft = self._pair(i, student_feats, teacher_feats)
             cs, ct = fs.shape[1], ft.shape[1]
@@ -105,7 +105,7 @@ class Hint(LossTerm):
                 if str(i) not in self.adapters:
                     raise RuntimeError(
                         f"{self.where}.layers[{i}]: no adapter for {fs.shape[1]} -> {ft.shape[1]} channels; "
-                        "call LossSet.materialize(student_feats, teacher_feats) once before building the optimiser"
+                        "call LossSet.materialize(ctx) once before building the optimiser"
                     )
                 fs = self.adapters[str(i)](fs)
             term = w * KINDS[self.kind](fs, resize_like(ft, fs))

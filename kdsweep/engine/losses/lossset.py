@@ -45,18 +45,17 @@ class LossSet(nn.Module):
         modes = {getattr(term, "teacher_mode", "eval") for term in self.terms.values()}
         return "train" if "train" in modes else "eval"
 
-    def materialize(self, student_feats: dict[str, torch.Tensor], teacher_feats: dict[str, torch.Tensor], *,
-                    train_labels: torch.Tensor | None = None) -> None:
+    def materialize(self, ctx: LossContext) -> None:
         """Create parameters and buffers whose shapes depend on the features (hint adapters,
         CRD's heads) or on the train split (CRD's memory bank: one row per sample of
-        `train_labels`, every sample's label by index); idempotent.
+        `ctx.train_labels`); idempotent.
 
-        Call once with a first batch's hooked features, before building the optimiser and
-        before loading a checkpoint's `state_dict()` into this set.
+        Call once with a first batch's context (its hooked features), before building the
+        optimiser and before loading a checkpoint's `state_dict()` into this set.
         """
         with torch.no_grad():
             for term in self.terms.values():
-                term.materialize(student_feats, teacher_feats, train_labels=train_labels)
+                term.materialize(ctx)
 
     def forward(self, ctx: LossContext) -> dict[str, torch.Tensor]:
         with full_precision(ctx.student_logits.device):

@@ -28,11 +28,17 @@ def _close(got: torch.Tensor, want: list[float]) -> None:
     torch.testing.assert_close(got.detach().reshape(-1), torch.tensor(want), atol=1e-5, rtol=1e-5)
 
 
+def probe(sf: dict, tf: dict, train_labels: torch.Tensor) -> LossContext:
+    """A first batch's context, as the trainer hands it to `materialize`."""
+    b = next(iter(sf.values())).shape[0]
+    return LossContext(torch.zeros(b, 2), torch.zeros(b, dtype=torch.long), None, sf, tf, train_labels=train_labels)
+
+
 def _term_with(x: dict) -> CRD:
     n, d = x["memory_s"].shape
     term = CRD(feat_dim=d, nce_k=10, nce_t=GOLDEN["nce_t"], nce_momentum=GOLDEN["nce_momentum"])
     feats = {CLASSIFIER_INPUT: torch.zeros(2, 12)}
-    term.materialize(feats, {CLASSIFIER_INPUT: torch.zeros(2, 16)}, train_labels=torch.arange(n) % 4)
+    term.materialize(probe(feats, {CLASSIFIER_INPUT: torch.zeros(2, 16)}, torch.arange(n) % 4))
     with torch.no_grad():
         term.embed_s.weight.copy_(x["w_s"])
         term.embed_s.bias.copy_(x["b_s"])
@@ -66,8 +72,7 @@ def test_negatives_come_from_other_classes_and_nce_k_is_clamped(caplog):
     labels = torch.tensor([0] * 5 + [1] * 3 + [2] * 4)
     term = CRD(nce_k=100)
     with caplog.at_level("WARNING"):
-        term.materialize({CLASSIFIER_INPUT: torch.zeros(2, 3)}, {CLASSIFIER_INPUT: torch.zeros(2, 3)},
-                         train_labels=labels)
+        term.materialize(probe({CLASSIFIER_INPUT: torch.zeros(2, 3)}, {CLASSIFIER_INPUT: torch.zeros(2, 3)}, labels))
     assert term.k == 7 and "nce_k 100" in caplog.text  # 12 samples, the largest class has 5
     torch.manual_seed(0)
     rows = torch.tensor([0, 5, 8, 11])
@@ -81,8 +86,7 @@ def test_negatives_come_from_other_classes_and_nce_k_is_clamped(caplog):
 def test_value_uses_the_batch_indices_and_updates_only_their_bank_rows():
     torch.manual_seed(0)
     term = CRD(feat_dim=4, nce_k=5)
-    term.materialize({CLASSIFIER_INPUT: torch.zeros(2, 3)}, {CLASSIFIER_INPUT: torch.zeros(2, 6)},
-                     train_labels=torch.arange(20) % 2)
+    term.materialize(probe({CLASSIFIER_INPUT: torch.zeros(2, 3)}, {CLASSIFIER_INPUT: torch.zeros(2, 6)}, torch.arange(20) % 2))
     before = term.memory_s.clone()
     idx = torch.tensor([3, 7, 11])
     ctx = LossContext(torch.zeros(3, 2), torch.zeros(3, dtype=torch.long), torch.zeros(3, 2),
@@ -98,7 +102,7 @@ def test_value_uses_the_batch_indices_and_updates_only_their_bank_rows():
 def test_bank_heads_and_z_are_in_the_state_dict():
     losses = build_losses({"ce": {"weight": 1.0}, "crd": {"feat_dim": 4, "nce_k": 3}})
     feats = {CLASSIFIER_INPUT: torch.zeros(2, 3)}
-    losses.materialize(feats, feats, train_labels=torch.arange(10) % 2)
+    losses.materialize(probe(feats, feats, torch.arange(10) % 2))
     keys = set(losses.state_dict())
     assert {"terms.crd.memory_s", "terms.crd.memory_t", "terms.crd.z", "terms.crd.embed_s.weight"} <= keys
     assert "terms.crd.labels" not in keys  # rebuilt from the data, not saved

@@ -54,11 +54,11 @@ def test_adapter_created_by_materialize_only_where_channels_differ():
     term = Hint([("a", "x", 1.0), ("b", "y", 2.0)])
     with pytest.raises(RuntimeError, match="materialize"):
         term.value(ctx_of(sf, tf))
-    term.materialize(sf, tf)
+    term.materialize(ctx_of(sf, tf))
     adapter = term.adapters["0"]
     assert isinstance(adapter, torch.nn.Conv2d) and (adapter.in_channels, adapter.out_channels) == (4, 8)
     assert "1" not in term.adapters
-    term.materialize(sf, tf)
+    term.materialize(ctx_of(sf, tf))
     assert term.adapters["0"] is adapter  # idempotent
     mapped = torch.einsum("oc,bchw->bohw", adapter.weight[:, :, 0, 0], sf["a"]) + adapter.bias.view(1, 8, 1, 1)
     want = F.smooth_l1_loss(mapped, tf["x"]) + 2 * F.smooth_l1_loss(sf["b"], tf["y"])
@@ -71,7 +71,7 @@ def test_adapter_created_by_materialize_only_where_channels_differ():
 def test_vector_features_get_a_linear_adapter():
     sf, tf = {"a": torch.randn(3, 5)}, {"x": torch.randn(3, 7)}
     term = Hint([("a", "x", 1.0)], kind="mse")
-    term.materialize(sf, tf)
+    term.materialize(ctx_of(sf, tf))
     lin = term.adapters["0"]
     assert isinstance(lin, torch.nn.Linear) and (lin.in_features, lin.out_features) == (5, 7)
     want = F.mse_loss(sf["a"] @ lin.weight.T + lin.bias, tf["x"])
@@ -81,7 +81,7 @@ def test_vector_features_get_a_linear_adapter():
 def test_rank_mismatch_and_config_mistakes():
     term = Hint([("a", "x", 1.0)], where="loss.hint")
     with pytest.raises(UserError, match="cannot be aligned") as err:
-        term.materialize({"a": torch.randn(2, 4)}, {"x": torch.randn(2, 4, 2, 2)})
+        term.materialize(ctx_of({"a": torch.randn(2, 4)}, {"x": torch.randn(2, 4, 2, 2)}))
     assert err.value.where == "loss.hint.layers[0]"
     cases = [
         ({"layers": []}, "loss.hint.layers"),

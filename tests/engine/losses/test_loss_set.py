@@ -92,7 +92,7 @@ def test_a_training_step_with_every_term_through_hooks():
         with torch.no_grad():
             t_logits = teacher(x)
         s_logits = student(x)
-        losses.materialize(sh.features, th.features)
+        losses.materialize(LossContext(s_logits, y, t_logits, sh.features, th.features))
         assert [tuple(p.shape) for p in losses.parameters()] == [(6, 4, 1, 1), (6,)]
         opt = build_optimizer({"name": "sgd", "lr": 0.1}, [*student.parameters(), *losses.parameters()])
         terms = losses(LossContext(s_logits, y, t_logits, sh.features, th.features))
@@ -110,14 +110,14 @@ def test_a_training_step_with_every_term_through_hooks():
 def test_state_dict_round_trip_after_materialize():
     cfg = {"hint": {"layers": [{"student": "a", "teacher": "x"}]}}
     sf, tf = {"a": torch.randn(1, 2, 2, 2)}, {"x": torch.randn(1, 3, 2, 2)}
+    ctx = LossContext(torch.zeros(1, 2), torch.tensor([0]), torch.zeros(1, 2), sf, tf)
     first = build_losses(cfg)
-    first.materialize(sf, tf)
+    first.materialize(ctx)
     buf = io.BytesIO()
     torch.save(first.state_dict(), buf)
     buf.seek(0)
     second: LossSet = build_losses(cfg)
-    second.materialize(sf, tf)
+    second.materialize(ctx)
     second.load_state_dict(torch.load(buf, weights_only=True))
-    ctx = LossContext(torch.zeros(1, 2), torch.tensor([0]), torch.zeros(1, 2), sf, tf)
     with torch.no_grad():
         assert float(first(ctx)["hint"]) == float(second(ctx)["hint"])
