@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from kdsweep.plan.build import Plan
-from kdsweep.plan.tables import DEFAULT_METRIC, PSEUDO_KEYS, check_key
+from kdsweep.plan.tables import DEFAULT_METRIC, PSEUDO_KEYS
 from kdsweep.report.cells import Bar, Cell, Column, RenderedTable, bold_best
 from kdsweep.report.context import teachers
 from kdsweep.report.query import FINISHED, canonical
@@ -56,8 +56,6 @@ def _columns_for(spec: dict, groups: list[list[dict]], table: dict, plan: Plan, 
     labels = table.get("labels") or {}
     if "key" in spec:
         key = spec["key"]
-        if spec.get("as") != "check":
-            check_key(plan, key, f"tables.{table['name']}.columns.{key}")
         value_labels = {**(labels.get(key) or {}), **(spec.get("labels") or {})}
         if spec.get("as") == "check":
             cells = [Cell(check_text(shown_value(g[0], key), value_labels)) for g in groups]
@@ -102,10 +100,7 @@ def _columns_for(spec: dict, groups: list[list[dict]], table: dict, plan: Plan, 
 
 def _case_text(cases: list[dict], run: dict, plan: Plan, table: dict) -> str:
     """The text of the first case whose `when:` the run matches; the run's name when none does."""
-    for i, case in enumerate(cases):
-        for key, wanted in case["when"].items():
-            if wanted is not None and key != "stage":
-                check_key(plan, str(key), f"tables.{table['name']}.columns.cases[{i}].when.{key}")
+    for case in cases:
         if all(matches(run_value(run, str(k)), v) for k, v in case["when"].items()):
             return str(case["text"])
     return run["row"]
@@ -140,8 +135,6 @@ def _order_groups(groups: list[list[dict]], order: Any, plan: Plan) -> list[list
 def render_list(table: dict, runs: list[dict], plan: Plan, *, reference: bool = False) -> RenderedTable:
     name = table["name"]
     selected = select_runs(table, runs, plan)
-    if table.get("bold_by"):
-        check_key(plan, table["bold_by"], f"tables.{name}.bold_by")
     groups = _order_groups(config_groups(selected), table.get("order"), plan)
     fmt_default = table.get("format", DEFAULT_FORMAT)
 

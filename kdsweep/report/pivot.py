@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from kdsweep.plan.build import Plan
-from kdsweep.plan.tables import DEFAULT_METRIC, check_key
+from kdsweep.plan.tables import DEFAULT_METRIC
 from kdsweep.report.cells import Cell, Column, RenderedTable, bold_best
 from kdsweep.report.context import baselines, teachers
 from kdsweep.report.query import canonical
@@ -39,8 +39,6 @@ def _ordered_values(runs: list[dict], key: str, order: list | None) -> list[tupl
 def render_pivot(table: dict, runs: list[dict], plan: Plan, *, reference: bool = False) -> RenderedTable:
     name = table["name"]
     rows_key, cols_key = table["rows"], table["cols"]
-    for axis, key in (("rows", rows_key), ("cols", cols_key)):
-        check_key(plan, key, f"tables.{name}.{axis}")
     metric = table.get("metric", DEFAULT_METRIC)
     fmt = table.get("format", DEFAULT_FORMAT)
     agg = table.get("agg", "mean")
