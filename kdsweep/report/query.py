@@ -30,7 +30,7 @@ from kdsweep.tracking.names import (
     TAG_RUN_KEY,
     TAG_STATUS,
 )
-from kdsweep.tracking.search import search_all
+from kdsweep.tracking.run_lookup import search_all
 from kdsweep.tracking.store import open_client, with_retry
 
 # The `status` column holds display words (RunStatus.word): what a cell says for a run that

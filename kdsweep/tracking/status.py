@@ -17,7 +17,7 @@ import pandas as pd
 from kdsweep.plan.build import Plan
 from kdsweep.status import RunStatus
 from kdsweep.tracking import names
-from kdsweep.tracking.search import RunInfo, children_by_key, find_experiment_id, search_all
+from kdsweep.tracking.run_lookup import RunInfo, children_by_key, find_experiment_id, search_all
 from kdsweep.tracking.store import check_store, open_client, resolve_tracking_uri, sqlite_path
 
 NOT_STARTED = "not started"

@@ -31,7 +31,7 @@ from kdsweep.tracking.limits import (
 )
 from kdsweep.tracking.lock import Holder, SweepLock
 from kdsweep.tracking.marking import mark_with
-from kdsweep.tracking.search import RunInfo, children_by_key, search_all
+from kdsweep.tracking.run_lookup import RunInfo, children_by_key, search_all
 from kdsweep.tracking.store import default_artifact_root, open_client, store_mutex, with_retry
 from kdsweep.tracking.view import axis_columns, view_tag
 
