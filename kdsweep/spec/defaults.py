@@ -5,7 +5,7 @@ plan fills every default in, so a run's config is complete and its run key says 
 what was trained. It is plain data, no torch, so `kdsweep plan` stays fast.
 
 `REQUIRED` marks a key the user must give. A default of `None` means "the component
-decides" (e.g. a data set's own input size or transforms) and is hashed as null. This is
+decides" (e.g. a data set's own input size) and is hashed as null. This is
 the run's skeleton; the options of the named components (optimiser, schedule, loss terms)
 are declared by their registry entries (`spec.entries`), next to their code.
 """
@@ -19,7 +19,7 @@ from kdsweep.spec.options import REQUIRED
 
 DEFAULT_OPTIMIZER = "sgd"
 
-# Keys that never change what is trained: left out of the run key (DESIGN.md, "run key").
+# Keys that never change what is trained: left out of the run key (docs/design.md, "Words").
 NON_RESULT_KEYS: tuple[str, ...] = (
     "device",
     "data.root",
@@ -47,9 +47,9 @@ RUN_DEFAULTS: dict[str, Any] = {
         "val_limit": None,  # cap on val samples
         "input_size": None,  # None: the data set's own size
         "num_classes": None,  # only for data made in code (`fake`); the plan refuses it elsewhere
-        "train_transforms": None,  # None: the data set's default; else [{name: ..., <args>}]
-        "val_transforms": None,
-        "copies": None,  # 000: a list of transform lists; an epoch is the train set once per list
+        "train_transforms": None,  # [{name: ..., <args>}]; None: the data set's own, filled in by the plan
+        "val_transforms": None,  # as train_transforms
+        "copies": None,  # None: one pass of train_transforms per epoch; else one transform list per pass
         "val_split": 0.2,  # digits: stratified, seeded hold-out fraction
         "on_device": "auto",  # keep small data sets on the device as uint8 tensors
         "cache_dir": None,  # decode-once cache of file data sets; None: $KDSWEEP_CACHE_DIR or ~/.cache; false: off

@@ -14,6 +14,7 @@ import copy
 from typing import Any
 
 from kdsweep.errors import UserError, did_you_mean
+from kdsweep.spec.data_defaults import fill_transforms
 from kdsweep.spec.defaults import CHOICES, FREE_FORM, NULLABLE_TYPES, RUN_DEFAULTS, TEACHER_DEFAULTS
 from kdsweep.spec.dotted import deep_merge
 from kdsweep.spec.entries import LOSSES, OPTIMIZERS, SCHEDULES
@@ -148,6 +149,9 @@ def resolve_run_config(raw: dict) -> dict:
     # check them again (preflight), with the names read here from the same decorators.
     check_dataset(out["data"]["name"], "data.name")
     check_num_classes(out["data"], "data.num_classes")
+    if out["data"]["copies"] is not None and out["data"]["train_transforms"] is not None:
+        raise UserError("set data.copies or data.train_transforms, not both", where="data.copies")
+    fill_transforms(out["data"])  # the data set's own lists where the run names none: the key covers them
     check_data_transforms(out["data"])
     check_arch(out["student"]["arch"], "student.arch")
     check_model_kwargs(out["student"], "student.kwargs")

@@ -341,7 +341,8 @@ def check_food11_kd(plan):
     assert [(p["teacher"], p["weight"]) for p in boss.config["loss"]["hint"]["layers"]] == [
         ("layer1", 3), ("layer2", 2), ("layer3", 1)]
     assert boss.config["data"]["train_transforms"][0]["name"] == "RandomResizedCrop"
-    assert medium.config["data"]["train_transforms"] is None
+    assert [t["name"] for t in medium.config["data"]["train_transforms"]] == ["Resize", "CenterCrop",
+                                                                             "RandomHorizontalFlip"]  # food11's own
 
 
 EXPECT = {

@@ -18,9 +18,12 @@ def test_defaults_filled():
     assert list(config) == [*[k for k in RUN_DEFAULTS if k not in ("schedule", "loss", "teacher")],
                             "schedule", "loss", "teacher"]
     plain = {k: v for k, v in RUN_DEFAULTS.items() if k not in ("loss", "schedule")}
+    filled = ("student.arch", "data.train_transforms", "data.val_transforms")  # the data set's own lists
     for path, default in flatten(plain).items():
-        if path != "student.arch":
+        if path not in filled:
             assert get_path(config, path, "<absent>") == default, path
+    assert config["data"]["train_transforms"] == [{"name": "RandomCrop", "size": 32, "padding": 2}]
+    assert config["data"]["val_transforms"] == []
     assert config["schedule"] == {"name": "constant"}
     assert config["loss"] == {"ce": {"weight": 1.0, "label_smoothing": 0.0}}
     assert config["teacher"] is None

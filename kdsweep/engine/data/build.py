@@ -23,11 +23,12 @@ from kdsweep.engine.data.bundle import DataBundle
 from kdsweep.engine.data.decode import decoded_bytes
 from kdsweep.engine.data.decode_cache import decode, default_dir
 from kdsweep.engine.data.loader_source import FileDataset, LoaderSource
-from kdsweep.engine.data.raw import FileData, Specs, TensorData, resize_size
+from kdsweep.engine.data.raw import DatasetDef, FileData, Specs, TensorData
 from kdsweep.engine.data.registry import DATASETS
 from kdsweep.engine.data.seeding import DATA_SEED, generator
 from kdsweep.engine.data.tensor_source import TensorSource
 from kdsweep.errors import UserError
+from kdsweep.spec.data_defaults import fill_transforms, resize_size
 from kdsweep.spec.defaults import RUN_DEFAULTS
 
 DEVICE_SHARE = 0.25  # on_device "auto": at most this share of the free device memory
@@ -52,10 +53,12 @@ def _on_device(value: Any) -> bool | str:
 
 
 def resolve_config(cfg: dict[str, Any]) -> dict[str, Any]:
-    """The data section with its defaults filled in and its scalar keys checked."""
+    """The data section with its defaults filled in (the data set's transforms included, as the plan
+    fills them) and its scalar keys checked."""
     c = {**RUN_DEFAULTS["data"], **(cfg or {})}
     if not isinstance(c["name"], str):
         raise UserError(f"expected a data set name, got {c['name']!r}", where="data.name")
+    entry = DATASETS.get(c["name"], where="data.name")
     _positive_int(c, "batch_size")
     _positive_int(c, "val_batch_size", optional=True)
     _positive_int(c, "workers", minimum=0)
@@ -72,6 +75,7 @@ def resolve_config(cfg: dict[str, Any]) -> dict[str, Any]:
                             where="data.copies")
         if c["train_transforms"] is not None:
             raise UserError("set data.copies or data.train_transforms, not both", where="data.copies")
+    fill_transforms(c, (entry.input_size, entry.transforms))
     return c
 
 
@@ -98,21 +102,17 @@ def apply_limits(raw: TensorData | FileData, limit: int | None, val_limit: int |
 
 
 def transform_lists(
-    c: dict[str, Any], raw: TensorData | FileData
+    c: dict[str, Any], raw: TensorData | FileData, entry: DatasetDef
 ) -> tuple[list[tuple[Specs, str]], tuple[Specs, str]]:
-    """[(train list, where)] per copy, and (val list, where): the sweep's, else the data set's."""
-    name = c["name"]
-    if getattr(raw, "ignores_transforms", False):
-        return [(s, f"{name} default train transforms") for s in raw.train_copies], (raw.val_transforms, name)
+    """[(train list, where)] per copy of the train set in an epoch, and (val list, where); `c` is
+    resolved, so it names them (the data set's own defaults when the sweep gave none)."""
+    if getattr(raw, "ignores_transforms", False):  # `fake` stands in for another data set: its own lists
+        train, val = entry.transforms(c["input_size"] or entry.input_size)
+        return [(train, f"{c['name']} default train transforms")], (val, f"{c['name']} default val transforms")
     if c["copies"] is not None:
-        train = [(s, f"data.copies[{k}]") for k, s in enumerate(c["copies"])]
-    elif c["train_transforms"] is not None:
-        train = [(c["train_transforms"], "data.train_transforms")]
-    else:
-        train = [(s, f"{name} default train transforms") for s in raw.train_copies]
-    val = (c["val_transforms"], "data.val_transforms") if c["val_transforms"] is not None else (
-        raw.val_transforms, f"{name} default val transforms")
-    return train, val
+        return [(s, f"data.copies[{k}]") for k, s in enumerate(c["copies"])], (c["val_transforms"],
+                                                                              "data.val_transforms")
+    return [(c["train_transforms"], "data.train_transforms")], (c["val_transforms"], "data.val_transforms")
 
 
 def _fits(nbytes: int, device: torch.device) -> bool:
@@ -139,15 +139,16 @@ def _nonempty(n_train: int, n_val: int, name: str) -> None:
                         where="data.root")
 
 
-def _validate_transforms(c: dict[str, Any], raw: TensorData | FileData) -> None:
-    train_lists, (val_list, val_where) = transform_lists(c, raw)
+def _validate_transforms(c: dict[str, Any], raw: TensorData | FileData, entry: DatasetDef) -> None:
+    train_lists, (val_list, val_where) = transform_lists(c, raw, entry)
     for specs, where in [*train_lists, (val_list, val_where)]:
         compile_pipeline(specs, raw.mean, raw.std, where)
 
 
-def _tensor_bundle(c: dict[str, Any], raw: TensorData, seed: int, device: torch.device) -> DataBundle:
+def _tensor_bundle(c: dict[str, Any], raw: TensorData, entry: DatasetDef, seed: int,
+                   device: torch.device) -> DataBundle:
     _nonempty(len(raw.train_y), len(raw.val_y), c["name"])
-    train_lists, (val_list, val_where) = transform_lists(c, raw)
+    train_lists, (val_list, val_where) = transform_lists(c, raw, entry)
     pipes = [compile_pipeline(s, raw.mean, raw.std, where) for s, where in train_lists]
     val_pipe = compile_pipeline(val_list, raw.mean, raw.std, val_where)
     nbytes = raw.train_x.numel() + raw.val_x.numel()
@@ -167,9 +168,10 @@ def _tensor_bundle(c: dict[str, Any], raw: TensorData, seed: int, device: torch.
                       std=raw.std, transforms=described)
 
 
-def _loader_bundle(c: dict[str, Any], raw: FileData, seed: int, device: torch.device) -> DataBundle:
+def _loader_bundle(c: dict[str, Any], raw: FileData, entry: DatasetDef, seed: int,
+                   device: torch.device) -> DataBundle:
     _nonempty(len(raw.train), len(raw.val), c["name"])
-    train_lists, (val_list, val_where) = transform_lists(c, raw)
+    train_lists, (val_list, val_where) = transform_lists(c, raw, entry)
     pipes = [tf.pil_pipeline(s, raw.mean, raw.std, where) for s, where in train_lists]
     val_pipe = tf.pil_pipeline(val_list, raw.mean, raw.std, val_where)
     train_set, val_set = FileDataset(raw.train, pipes), FileDataset(raw.val, [val_pipe])
@@ -206,11 +208,11 @@ def build_data(cfg: dict[str, Any], *, seed: int, device: torch.device) -> DataB
             c["on_device"] == "auto" and device.type == "cuda" and _fits(decoded_bytes(raw, store), device))
         if wanted:
             _nonempty(len(raw.train), len(raw.val), c["name"])
-            _validate_transforms(c, raw)  # a typo should not wait for the whole data set to decode
+            _validate_transforms(c, raw, entry)  # a typo should not wait for the whole data set to decode
             raw = decode(raw, store, c["workers"], cache_dir=_cache_dir(c["cache_dir"]), name=c["name"])
         else:
-            return _loader_bundle(c, raw, seed, device)
-    return _tensor_bundle(c, raw, seed, device)
+            return _loader_bundle(c, raw, entry, seed, device)
+    return _tensor_bundle(c, raw, entry, seed, device)
 
 
 def dataset_info(name: str, root: str | None = None, configured_classes: int | None = None) -> dict[str, int | None]:

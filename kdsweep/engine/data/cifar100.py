@@ -1,9 +1,10 @@
-"""CIFAR-100 from the python pickles, held as one uint8 tensor (000, 001).
+"""CIFAR-100 from the python pickles, held as one uint8 tensor.
 
-Each epoch of 000 is two augmented copies of the train set, shuffled together:
-(i) ColorJitter(brightness .2, contrast .2) + flip; (ii) ColorJitter(.4, .4) +
-RandomResizedCrop(32, scale (0.3, 1), ratio (0.8, 1.2)) + flip. The test set is used as is
-and is what the write-ups call validation.
+The defaults are the standard CIFAR recipe every KD paper trains with (mdistiller at a08d46f,
+mdistiller/dataset/cifar100.py; RepDistiller's is the same): one pass over the train set per
+epoch with RandomCrop(32, padding 4) and a horizontal flip, normalised with the CIFAR-100 train
+set's mean / std; the test set as is, which is what papers and write-ups call validation.
+Write-ups 000 / 001 train on two other augmented copies per epoch: sweeps/base/cifar100_efficientnet.yaml.
 """
 
 from __future__ import annotations
@@ -21,21 +22,10 @@ from kdsweep.engine.data.raw import TensorData
 from kdsweep.engine.data.registry import dataset
 from kdsweep.errors import UserError
 
-MEAN = (0.4914, 0.4822, 0.4465)
-STD = (0.2470, 0.2435, 0.2616)
+MEAN = (0.5071, 0.4867, 0.4408)  # mdistiller's and RepDistiller's Normalize
+STD = (0.2675, 0.2565, 0.2761)
 LAYOUT = "<root>/cifar-100-python/{train,test,meta} (the python pickles)"
 SOURCE = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz (untar into data.root)"
-
-
-def default_copies(size: int) -> list[list[dict[str, Any]]]:
-    return [
-        [{"name": "ColorJitter", "brightness": 0.2, "contrast": 0.2}, {"name": "RandomHorizontalFlip"}],
-        [
-            {"name": "ColorJitter", "brightness": 0.4, "contrast": 0.4},
-            {"name": "RandomResizedCrop", "size": size, "scale": [0.3, 1.0], "ratio": [0.8, 1.2]},
-            {"name": "RandomHorizontalFlip"},
-        ],
-    ]
 
 
 def _unpickle(path: Path) -> dict[str, Any]:
@@ -74,7 +64,9 @@ def check_cifar100(cfg: dict[str, Any]) -> Path:
     return folder
 
 
-@dataset("cifar100", num_classes=100, input_size=32, check=check_cifar100)
+@dataset("cifar100", num_classes=100, input_size=32, check=check_cifar100,
+         transforms=lambda size: ([{"name": "RandomCrop", "size": size, "padding": 4},
+                                   {"name": "RandomHorizontalFlip"}], []))
 def load_cifar100(cfg: dict[str, Any], seed: int) -> TensorData:
     folder = check_cifar100(cfg)
     size = cfg.get("input_size") or 32
@@ -90,6 +82,4 @@ def load_cifar100(cfg: dict[str, Any], seed: int) -> TensorData:
         classes=list(meta.get("fine_label_names", [])) or None,
         mean=MEAN,
         std=STD,
-        train_copies=default_copies(size),
-        val_transforms=[],
     )

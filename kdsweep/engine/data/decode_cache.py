@@ -112,5 +112,4 @@ def decode(data: FileData, size: int, workers: int, *, cache_dir: Path | None = 
     return TensorData(
         train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y,
         num_classes=data.num_classes, classes=data.classes, mean=data.mean, std=data.std,
-        train_copies=data.train_copies, val_transforms=data.val_transforms,
     )

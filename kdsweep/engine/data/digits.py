@@ -30,7 +30,8 @@ def render(images: np.ndarray, size: int) -> torch.Tensor:
     return x.round().clamp(0, 255).to(torch.uint8).expand(-1, 3, -1, -1).contiguous()
 
 
-@dataset("digits", num_classes=10, input_size=32, needs_root=False)  # bundled with scikit-learn
+@dataset("digits", num_classes=10, input_size=32, needs_root=False,  # bundled with scikit-learn
+         transforms=lambda size: ([{"name": "RandomCrop", "size": size, "padding": max(1, size // 16)}], []))
 def load_digits(cfg: dict[str, Any], seed: int) -> TensorData:
     from sklearn.datasets import load_digits as sk_digits
     from sklearn.model_selection import train_test_split
@@ -58,6 +59,4 @@ def load_digits(cfg: dict[str, Any], seed: int) -> TensorData:
         classes=[str(i) for i in range(10)],
         mean=mean,
         std=std,
-        train_copies=[[{"name": "RandomCrop", "size": size, "padding": max(1, size // 16)}]],
-        val_transforms=[],
     )

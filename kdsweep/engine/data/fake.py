@@ -33,7 +33,9 @@ def make_images(gen: torch.Generator, prototypes: torch.Tensor, n: int) -> tuple
 CLASSES = 10  # unless data.num_classes says otherwise
 
 
-@dataset("fake", num_classes=CLASSES, input_size=32, needs_root=False, classes_from_config=True)  # made in code
+@dataset("fake", num_classes=CLASSES, input_size=32, needs_root=False, classes_from_config=True,  # made in code
+         transforms=lambda size: ([{"name": "RandomCrop", "size": size, "padding": max(1, size // 8)},
+                                   {"name": "RandomHorizontalFlip"}], []))
 def load_fake(cfg: dict[str, Any], seed: int) -> TensorData:
     size = cfg.get("input_size") or 32
     k = cfg.get("num_classes") or CLASSES
@@ -51,8 +53,5 @@ def load_fake(cfg: dict[str, Any], seed: int) -> TensorData:
         classes=None,
         mean=(0.5, 0.5, 0.5),
         std=(0.25, 0.25, 0.25),
-        train_copies=[[{"name": "RandomCrop", "size": size, "padding": max(1, size // 8)},
-                       {"name": "RandomHorizontalFlip"}]],
-        val_transforms=[],
         ignores_transforms=True,
     )

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from kdsweep.engine.data.layout import require, require_root, split_root
-from kdsweep.engine.data.raw import IMAGENET_MEAN, IMAGENET_STD, FileData, resize_size
+from kdsweep.engine.data.raw import IMAGENET_MEAN, IMAGENET_STD, FileData
 from kdsweep.engine.data.registry import dataset
 from kdsweep.errors import UserError
+from kdsweep.spec.data_defaults import resize_size
 
 CLASSES = ["Bread", "Dairy product", "Dessert", "Egg", "Fried food", "Meat", "Noodles/Pasta", "Rice",
            "Seafood", "Soup", "Vegetable/Fruit"]
@@ -45,11 +46,14 @@ def check_food11(cfg: dict[str, Any]) -> Path:
     return base
 
 
-@dataset("food11", num_classes=11, input_size=224, check=check_food11)
+def food11_transforms(size: int) -> tuple[list, list]:
+    val = [{"name": "Resize", "size": resize_size(size)}, {"name": "CenterCrop", "size": size}]
+    return [*val, {"name": "RandomHorizontalFlip"}], val
+
+
+@dataset("food11", num_classes=11, input_size=224, check=check_food11, transforms=food11_transforms)
 def load_food11(cfg: dict[str, Any], seed: int) -> FileData:
     base = check_food11(cfg)
-    size = cfg.get("input_size") or 224
-    val = [{"name": "Resize", "size": resize_size(size)}, {"name": "CenterCrop", "size": size}]
     return FileData(
         train=scan(require(base / "training", "food11", LAYOUT, SOURCE)),
         val=scan(require(base / "validation", "food11", LAYOUT, SOURCE)),
@@ -57,6 +61,4 @@ def load_food11(cfg: dict[str, Any], seed: int) -> FileData:
         classes=list(CLASSES),
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
-        train_copies=[[*val, {"name": "RandomHorizontalFlip"}]],
-        val_transforms=val,
     )

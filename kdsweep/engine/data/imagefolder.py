@@ -16,9 +16,10 @@ from typing import Any
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from kdsweep.engine.data.layout import require, require_root, split_root
-from kdsweep.engine.data.raw import IMAGENET_MEAN, IMAGENET_STD, FileData, Specs, resize_size
+from kdsweep.engine.data.raw import IMAGENET_MEAN, IMAGENET_STD, FileData
 from kdsweep.engine.data.registry import dataset
 from kdsweep.errors import UserError
+from kdsweep.spec.data_defaults import resize_size
 
 LAYOUT = "<root>/{train,val}/<class>/<image> or <root>/<data set>/{train,val}/<class>/<image>"
 SOURCES = {
@@ -79,8 +80,7 @@ def _count(name: str) -> Any:
     return count
 
 
-def load_tree(cfg: dict[str, Any], name: str, mean: Sequence[float], std: Sequence[float],
-              train: list[Specs], val: Specs) -> FileData:
+def load_tree(cfg: dict[str, Any], name: str, mean: Sequence[float], std: Sequence[float]) -> FileData:
     base = _find(cfg, name)
     classes = class_names(base / "train")
     index = {c: i for i, c in enumerate(classes)}
@@ -91,12 +91,15 @@ def load_tree(cfg: dict[str, Any], name: str, mean: Sequence[float], std: Sequen
         classes=classes,
         mean=mean,
         std=std,
-        train_copies=train,
-        val_transforms=val,
     )
 
 
-def caltech_transforms(size: int) -> tuple[list[Specs], Specs]:
+def imagefolder_transforms(size: int) -> tuple[list, list]:
+    return ([{"name": "RandomResizedCrop", "size": size}, {"name": "RandomHorizontalFlip"}],
+            [{"name": "Resize", "size": resize_size(size)}, {"name": "CenterCrop", "size": size}])
+
+
+def caltech_transforms(size: int) -> tuple[list, list]:
     train = [
         {"name": "RandomResizedCrop", "size": size},
         {"name": "RandomHorizontalFlip"},
@@ -106,28 +109,23 @@ def caltech_transforms(size: int) -> tuple[list[Specs], Specs]:
         {"name": "RandomErasing"},
     ]
     val = [{"name": "Resize", "size": size}, {"name": "CenterCrop", "size": size}]
-    return [train], val
+    return train, val
 
 
 @dataset("imagefolder", num_classes=None, input_size=224, count_classes=_count("imagefolder"),
-         check=_check("imagefolder"))
+         check=_check("imagefolder"), transforms=imagefolder_transforms)
 def load_imagefolder(cfg: dict[str, Any], seed: int) -> FileData:
-    size = cfg.get("input_size") or 224
-    train = [[{"name": "RandomResizedCrop", "size": size}, {"name": "RandomHorizontalFlip"}]]
-    val = [{"name": "Resize", "size": resize_size(size)}, {"name": "CenterCrop", "size": size}]
-    return load_tree(cfg, "imagefolder", IMAGENET_MEAN, IMAGENET_STD, train, val)
+    return load_tree(cfg, "imagefolder", IMAGENET_MEAN, IMAGENET_STD)
 
 
 # Class counts of the official archives' folders (Caltech-101 has BACKGROUND_Google, -256 clutter).
 @dataset("caltech101", num_classes=102, input_size=224, count_classes=_count("caltech101"),
-         check=_check("caltech101"))
+         check=_check("caltech101"), transforms=caltech_transforms)
 def load_caltech101(cfg: dict[str, Any], seed: int) -> FileData:
-    train, val = caltech_transforms(cfg.get("input_size") or 224)
-    return load_tree(cfg, "caltech101", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), train, val)
+    return load_tree(cfg, "caltech101", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
 
 @dataset("caltech256", num_classes=257, input_size=224, count_classes=_count("caltech256"),
-         check=_check("caltech256"))
+         check=_check("caltech256"), transforms=caltech_transforms)
 def load_caltech256(cfg: dict[str, Any], seed: int) -> FileData:
-    train, val = caltech_transforms(cfg.get("input_size") or 224)
-    return load_tree(cfg, "caltech256", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), train, val)
+    return load_tree(cfg, "caltech256", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from kdsweep.engine.data.layout import require, require_root
-from kdsweep.engine.data.raw import IMAGENET_MEAN, IMAGENET_STD, FileData, resize_size
+from kdsweep.engine.data.raw import IMAGENET_MEAN, IMAGENET_STD, FileData
 from kdsweep.engine.data.registry import dataset
 from kdsweep.errors import UserError
+from kdsweep.spec.data_defaults import resize_size
 
 LAYOUT = "<root>/images/*.jpg, <root>/new_train.csv, <root>/new_val.csv and <root>/classes_name.json"
 SOURCE = ("the 100-class mini-ImageNet images re-split 80/20 per class, e.g. by restructure_csv.py in "
@@ -63,7 +64,9 @@ def count_mini_imagenet(root: str) -> int | None:
 
 
 @dataset("mini_imagenet", num_classes=100, input_size=224, check=check_mini_imagenet,
-         count_classes=count_mini_imagenet)
+         count_classes=count_mini_imagenet,
+         transforms=lambda size: ([{"name": "RandomResizedCrop", "size": size}, {"name": "RandomHorizontalFlip"}],
+                                  [{"name": "Resize", "size": resize_size(size)}, {"name": "CenterCrop", "size": size}]))
 def load_mini_imagenet(cfg: dict[str, Any], seed: int) -> FileData:
     root = check_mini_imagenet(cfg)
     images = root / "images"
@@ -73,7 +76,6 @@ def load_mini_imagenet(cfg: dict[str, Any], seed: int) -> FileData:
     for items in (train, val):  # one stat per split catches a wrong root without scanning 60k files
         if items:
             require(items[0][0], "mini_imagenet", LAYOUT, SOURCE)
-    size = cfg.get("input_size") or 224
     return FileData(
         train=train,
         val=val,
@@ -81,6 +83,4 @@ def load_mini_imagenet(cfg: dict[str, Any], seed: int) -> FileData:
         classes=names,
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
-        train_copies=[[{"name": "RandomResizedCrop", "size": size}, {"name": "RandomHorizontalFlip"}]],
-        val_transforms=[{"name": "Resize", "size": resize_size(size)}, {"name": "CenterCrop", "size": size}],
     )

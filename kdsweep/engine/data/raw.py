@@ -14,6 +14,8 @@ from typing import Any
 
 from torch import Tensor
 
+from kdsweep.spec.data_defaults import Defaults
+
 Specs = list[Any]  # a transform list as the sweep writes it: [{name: ..., <args>}, ...]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -32,8 +34,6 @@ class TensorData:
     classes: list[str] | None
     mean: Sequence[float]
     std: Sequence[float]
-    train_copies: list[Specs]  # default: one transform list per copy of the train set in an epoch
-    val_transforms: Specs
     ignores_transforms: bool = False  # `fake`: stands in for other data sets, ignores their transforms
 
 
@@ -47,8 +47,6 @@ class FileData:
     classes: list[str] | None
     mean: Sequence[float]
     std: Sequence[float]
-    train_copies: list[Specs]
-    val_transforms: Specs
 
 
 Loader = Callable[[dict[str, Any], int], "TensorData | FileData"]
@@ -62,6 +60,7 @@ class DatasetDef:
     num_classes: int | None
     input_size: int
     load: Loader
+    transforms: Defaults  # input size -> (train, val) default transform lists (spec.data_defaults)
     count_classes: Callable[[str], int | None] | None = None  # cheap class count from a root, if any
     needs_root: bool = True  # reads files under data.root (preflight checks the directory)
     # Cheap layout check of cfg["data"] (the files and folders that must exist; no image is read):
@@ -71,8 +70,3 @@ class DatasetDef:
 
     def __call__(self, cfg: dict[str, Any], seed: int) -> TensorData | FileData:
         return self.load(cfg, seed)
-
-
-def resize_size(input_size: int) -> int:
-    """The ImageNet convention: resize to 256 before a 224 centre crop, scaled to other sizes."""
-    return int(round(input_size * 256 / 224))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import pickle
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +25,31 @@ def write_jpeg(
     Image.fromarray(pixels).save(path, quality=95)
 
 
+class Python2Pickler(pickle._Pickler):  # the pure-Python pickler, whose dispatch table can be extended
+    """Writes text and bytes as Python 2 `str` (BINSTRING opcodes), protocol 2, as the CIFAR-100 python
+    archive was written (cPickle): keys, names and the numpy array's raw data all come back as Python 3
+    `str` under `encoding="latin1"`, which is why torchvision and our loader unpickle with it."""
+
+    def save_py2_str(self, obj: str | bytes) -> None:
+        data = obj.encode("latin1") if isinstance(obj, str) else obj
+        if len(data) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(data)]) + data)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(data)) + data)
+        self.memoize(obj)
+
+    dispatch = {**pickle._Pickler.dispatch, str: save_py2_str, bytes: save_py2_str}
+
+
+def dump_python2(obj: object, path: Path) -> None:
+    buffer = io.BytesIO()
+    Python2Pickler(buffer, protocol=2).dump(obj)
+    path.write_bytes(buffer.getvalue())
+
+
 def write_cifar100(root: Path, n_train: int = 30, n_test: int = 10, seed: int = 0) -> Path:
-    """root/cifar-100-python/{train,test,meta} as python pickles (rows of 3072 uint8, fine labels)."""
+    """root/cifar-100-python/{train,test,meta} as the real archive's Python 2 pickles (rows of 3072
+    uint8 in a numpy array, fine and coarse labels as lists of int)."""
     rng = np.random.default_rng(seed)
     folder = root / "cifar-100-python"
     folder.mkdir(parents=True)
@@ -36,14 +61,12 @@ def write_cifar100(root: Path, n_train: int = 30, n_test: int = 10, seed: int = 
             "coarse_labels": [int(v) for v in rng.integers(0, 20, n)],
             "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
         }
-        with open(folder / name, "wb") as f:
-            pickle.dump(part, f)
+        dump_python2(part, folder / name)
     meta = {
         "fine_label_names": [f"class_{i}" for i in range(100)],
         "coarse_label_names": [f"super_{i}" for i in range(20)],
     }
-    with open(folder / "meta", "wb") as f:
-        pickle.dump(meta, f)
+    dump_python2(meta, folder / "meta")
     return root
 
 

@@ -109,4 +109,4 @@ def test_tensor_path_reports_where_it_runs(cifar_root):
     bundle = build_data(
         {"name": "cifar100", "root": str(cifar_root), "on_device": "auto"}, seed=0, device=CPU
     )
-    assert bundle.on_device and tuple(bundle.std) == (0.2470, 0.2435, 0.2616)
+    assert bundle.on_device and tuple(bundle.std) == (0.2675, 0.2565, 0.2761)

@@ -1,5 +1,8 @@
+from pathlib import Path
+
 import pytest
 import torch
+import yaml
 
 from kdsweep.engine.data import build_data
 from kdsweep.engine.data.cifar100 import MEAN, STD
@@ -7,6 +10,7 @@ from kdsweep.engine.data.cifar100 import load_cifar100 as load
 from kdsweep.errors import UserError
 
 CPU = torch.device("cpu")
+REPO = Path(__file__).resolve().parents[3]
 
 
 def unnormalise(x: torch.Tensor) -> torch.Tensor:
@@ -33,19 +37,32 @@ def test_val_is_the_test_set_as_is(cifar_root):
     assert torch.equal(torch.cat(ys), raw.val_y)
 
 
-def test_default_epoch_is_two_augmented_copies(cifar_root):
+def test_default_epoch_is_one_standard_pass(cifar_root):
+    """mdistiller's (and RepDistiller's) CIFAR-100 recipe: RandomCrop(32, padding 4) + flip, their mean / std."""
     bundle = build_data({"name": "cifar100", "root": str(cifar_root), "batch_size": 16}, seed=0, device=CPU)
-    assert bundle.n_train == 60 and len(bundle.train) == 4 and bundle.input_size == 32
-    assert bundle.transforms["train[0]"] == [
-        "ColorJitter:batched",
-        "RandomHorizontalFlip:batched",
-        "Normalize:batched",
-    ]
-    assert bundle.transforms["train[1]"][1] == "RandomResizedCrop:batched"
-    assert bundle.transforms["val"] == ["Normalize:batched"]
+    assert bundle.n_train == 30 and len(bundle.train) == 2 and bundle.input_size == 32
+    assert bundle.transforms["train[0]"] == ["RandomCrop:batched", "RandomHorizontalFlip:batched", "Normalize:batched"]
+    assert "train[1]" not in bundle.transforms and bundle.transforms["val"] == ["Normalize:batched"]
+    assert (tuple(bundle.mean), tuple(bundle.std)) == ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761))
     labels = torch.cat([b.y for b in bundle.train.batches(0)])
     raw = load({"root": str(cifar_root)}, seed=0)
-    assert torch.equal(torch.bincount(labels, minlength=100), 2 * torch.bincount(raw.train_y, minlength=100))
+    assert torch.equal(torch.bincount(labels, minlength=100), torch.bincount(raw.train_y, minlength=100))
+
+
+def test_write_up_000_recipe_is_its_base_files(cifar_root):
+    """000's two copies per epoch live in sweeps/base/cifar100_efficientnet.yaml, with 000's Normalize."""
+    base = yaml.safe_load((REPO / "sweeps" / "base" / "cifar100_efficientnet.yaml").read_text())["base"]["data"]
+    cfg = {"name": "cifar100", "root": str(cifar_root), "batch_size": 16, "copies": base["copies"],
+           "val_transforms": base["val_transforms"]}
+    bundle = build_data(cfg, seed=0, device=CPU)
+    assert bundle.n_train == 60
+    assert bundle.transforms["train[0]"] == ["ColorJitter:batched", "RandomHorizontalFlip:batched",
+                                             "Normalize:batched"]
+    assert bundle.transforms["train[1]"][:2] == ["ColorJitter:batched", "RandomResizedCrop:batched"]
+    x = torch.cat([b.x for b in bundle.val.batches(0)])
+    mean, std = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1), torch.tensor([0.2470, 0.2435, 0.2616])
+    raw = load({"root": str(cifar_root)}, seed=0)
+    assert torch.equal((x * std.view(1, 3, 1, 1) + mean).mul(255).round().to(torch.uint8), raw.val_x)
 
 
 def test_copies_apply_their_own_transforms_and_are_shuffled_together(cifar_root):
