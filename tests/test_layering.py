@@ -1,6 +1,6 @@
-"""The house's layering rules (DESIGN.md), enforced: spec and plan import no torch; the engine
-imports no Ray, MLflow, rich, CLI, execute, tracking or report code; report imports no engine
-or torch. Every import statement is checked (also the ones inside functions), and a fresh
+"""The house's layering rules (docs/design.md, "Layers"), enforced: spec and plan import no torch; the
+engine imports no Ray, MLflow, rich, CLI, execute, tracking or report code; tracking no engine; execute no
+report or CLI; report no engine or torch. Every import statement is checked (also the ones inside functions), and a fresh
 interpreter shows what planning and reporting really load."""
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ FORBIDDEN = {
     "plan": ("torch", "torchvision", "kdsweep.engine", "kdsweep.execute", "kdsweep.tracking", "kdsweep.report"),
     "engine": ("ray", "mlflow", "rich", "kdsweep.cli", "kdsweep.execute", "kdsweep.tracking", "kdsweep.report"),
     "report": ("torch", "torchvision", "kdsweep.engine"),
+    "tracking": ("torch", "torchvision", "kdsweep.engine", "kdsweep.execute", "kdsweep.report", "kdsweep.cli"),
+    "execute": ("kdsweep.report", "kdsweep.cli"),
 }
 
 
@@ -158,3 +160,14 @@ def test_the_cycle_finder_sees_a_circle_through_a_function_and_a_relative_import
     (pkg / "c.py").write_text("import pkg.a\n")
     (pkg / "d.py").write_text("from pkg import a\n")  # imports into the circle, is not part of it
     assert cycles(import_graph(pkg)) == [["pkg.a", "pkg.c", "pkg.sub.b"]]
+
+
+def test_every_citation_of_the_design_document_names_one_of_its_sections():
+    """Source cites `docs/design.md, "<section>"`; the section must exist (the file once went missing)."""
+    import re
+
+    headings = {line.lstrip("#").strip() for line in (REPO / "docs" / "design.md").read_text().splitlines()
+                if line.startswith("## ")}
+    cited = {(path.relative_to(REPO), m) for path in [*PACKAGE.rglob("*.py"), *(REPO / "tests").rglob("*.py")]
+             for m in re.findall(r'docs/design\.md, "([^"]+)"', path.read_text())}
+    assert cited and all(section in headings for _, section in cited), (headings, cited)

@@ -7,7 +7,7 @@ format a teacher stage hands on and `models.load_weights` reads.
 
 Both are written to a temporary file and moved into place with `os.replace`, so a process
 killed mid-write leaves the previous file intact. Both hold only tensors, numbers, strings,
-lists and dicts, so they load with `torch.load(weights_only=True)` (DESIGN.md).
+lists and dicts, so they load with `torch.load(weights_only=True)` (docs/design.md, "Decisions").
 """
 
 from __future__ import annotations

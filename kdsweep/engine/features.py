@@ -2,7 +2,7 @@
 
 FA and hint losses compare feature maps inside the student and the teacher. Catching them
 with hooks, by the module names `model.named_modules()` prints, keeps model code untouched
-(DESIGN.md): any torchvision or timm model works as it is, and a sweep names the layer.
+(docs/design.md, "The component contract"): any torchvision or timm model works as it is, and a sweep names the layer.
 
 The maps are kept as the forward produced them: a student's maps still carry their graph
 (the loss backpropagates through them), so call `clear()` after the backward to let that
