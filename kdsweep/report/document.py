@@ -111,13 +111,7 @@ class Report:
                 if self.reference else "")
         if fmt == "markdown":
             parts = [f"# {name}", header + (f"\n\n{note}" if note else "")]
-            for table in self.tables:
-                parts.append(f"## {table.title or table.name}")
-                parts.append(table.to_markdown())
-                if table.beside:
-                    parts.append(beside_note(table.beside))
-                if table.caption:
-                    parts.append(table.caption)
+            parts.extend(markdown_section(table) for table in self.tables)
             return "\n\n".join(parts) + "\n"
         if fmt == "csv":
             return "\n".join(f"# {t.name}\n{t.to_csv()}" for t in self.tables)
@@ -125,6 +119,16 @@ class Report:
         for table in self.tables:
             parts.append(latex_table(name, table))
         return "\n\n".join(parts) + "\n"
+
+
+def markdown_section(table: RenderedTable) -> str:
+    """One table in Markdown: its heading, the table, the numbers beside it and its caption."""
+    parts = [f"## {table.title or table.name}", table.to_markdown()]
+    if table.beside:
+        parts.append(beside_note(table.beside))
+    if table.caption:
+        parts.append(table.caption)
+    return "\n\n".join(parts)
 
 
 def build_report(uri: str | None, plan: Plan, *, reference: bool = False, history: Iterable[str] = ()) -> Report:
