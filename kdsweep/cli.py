@@ -14,7 +14,9 @@ from kdsweep.errors import UserError
 def _sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("sweep", help="sweep YAML file, e.g. sweeps/quickstart.yaml")
     p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a base value, parsed as YAML (repeatable): -o epochs=1 -o data.root=/data")
+                   help="override a value, parsed as YAML (repeatable): a run key (-o epochs=1 -o data.root=/data), "
+                        "seeds, name, a grid axis or a search key (-o seeds=[0] -o grid.loss.kd.T=[1,2] "
+                        "-o search.trials=6)")
 
 
 def _warn(plan) -> None:  # noqa: ANN001 - a Plan (not imported here: `kdsweep --help` stays fast)
@@ -42,17 +44,16 @@ def _store_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from kdsweep.execute.runner import RunOptions, run_sweep
+    from kdsweep.api import run  # the Python API's run: one set of option names for both
     from kdsweep.plan import plan_sweep
 
     plan = plan_sweep(args.sweep, args.override, fuse=not args.no_fuse)
     _warn(plan)
-    opts = RunOptions(tracking_uri=args.tracking_uri, address=args.address, gpus=args.gpus,
-                      jobs_per_gpu=args.jobs_per_gpu, cpu_workers=args.cpu_workers, cpu=args.cpu,
-                      rerun=args.rerun, retries=args.retries, checkpoint_dir=args.checkpoint_dir,
-                      system_metrics=not args.no_system_metrics, force=args.force, inline=args.inline,
-                      dashboard=args.dashboard, ray_logs=args.ray_logs)
-    outcome = run_sweep(plan, opts)
+    outcome = run(plan, tracking_uri=args.tracking_uri, address=args.address, gpus=args.gpus,
+                  jobs_per_gpu=args.jobs_per_gpu, cpu_workers=args.cpu_workers, cpu=args.cpu,
+                  rerun=args.rerun, retries=args.retries, checkpoint_dir=args.checkpoint_dir,
+                  system_metrics=not args.no_system_metrics, force=args.force, inline=args.inline,
+                  dashboard=args.dashboard, ray_logs=args.ray_logs)
     if outcome.exit_code == 0:
         print(f"results: kdsweep table {args.sweep}   |   browse: kdsweep ui   (store {outcome.uri})")
     return outcome.exit_code
