@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kdsweep.errors import UserError, did_you_mean
+from kdsweep.errors import UserError
 from kdsweep.plan import Plan
+from kdsweep.spec.names import unknown_model
 
 
 def preflight(plan: Plan, *, local: bool = True) -> None:
@@ -22,7 +23,7 @@ def preflight(plan: Plan, *, local: bool = True) -> None:
 
     def check_arch(arch: str, where: str) -> None:
         if arch not in models:
-            raise UserError(f"unknown model {arch!r}; {did_you_mean(arch, models)}", where=where)
+            raise UserError(unknown_model(arch, models), where=where)
 
     sweep = str(plan.sweep.path)
     checked: set[tuple[str, str]] = set()

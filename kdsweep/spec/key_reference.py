@@ -165,9 +165,11 @@ def component_keys(table: EntryTable, prefix: str) -> list[KeyDoc]:
 def model_keys() -> list[KeyDoc]:
     """`student.arch` values of kdsweep's own, with the `kwargs` each takes."""
     docs = []
+    mdistillers = {ours: key for key, ours in names.mdistiller_models().items()}
     for name, sig in sorted(names.kdsweep_model_signatures().items()):
         args = [p for p in sig.params if p != "num_classes"] + (["**"] if sig.any_keyword else [])
-        docs.append(KeyDoc(f"arch: {name}", "", f"kwargs: {', '.join(args)}" if args else "no kwargs", ""))
+        what = f"mdistiller's {mdistillers[name]} (CIFAR, 32x32)" if name in mdistillers else ""
+        docs.append(KeyDoc(f"arch: {name}", "", f"kwargs: {', '.join(args)}" if args else "no kwargs", what))
     docs.append(KeyDoc("arch: <torchvision model>", "", "kwargs: the builder's",
                        f"any of torchvision's {len(names.torchvision_models())} classification models, from scratch"))
     return docs

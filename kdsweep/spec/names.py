@@ -104,12 +104,33 @@ def datasets_taking_num_classes() -> tuple[str, ...]:
     return tuple(_decorated_names(DATASET_FILES, "dataset", flag="classes_from_config"))
 
 
+@lru_cache(maxsize=1)
+def mdistiller_models() -> dict[str, str]:
+    """mdistiller's model keys (`resnet8x4`, `ShuffleV1`) -> kdsweep's names: the literal `mdistiller=`
+    keyword of the model registrations (the CIFAR zoo: `cifar_` + the key in lower case)."""
+    registered = _metadata(MODEL_FILES, "MODELS.register")
+    return {str(meta["mdistiller"]): name for name, meta in registered.items() if "mdistiller" in meta}
+
+
+def unknown_model(name: object, known) -> str:
+    """The message for an arch no registry knows: an mdistiller spelling (`resnet8x4`, `ShuffleV1`, in any
+    case) is told kdsweep's name; anything else gets the closest known names. Only unknown names get
+    here, so `resnet18` / `vgg13` keep meaning torchvision's models."""
+    theirs = mdistiller_alias(name)
+    hint = f"did you mean {theirs[1]!r} (mdistiller's {theirs[0]})?" if theirs else did_you_mean(name, known)
+    return f"unknown model {name!r}; {hint}"
+
+
+def mdistiller_alias(name: object) -> tuple[str, str] | None:
+    """(mdistiller's key, kdsweep's name) when `name` is an mdistiller model key in any case, else None."""
+    return {key.lower(): (key, ours) for key, ours in mdistiller_models().items()}.get(str(name).lower())
+
+
 def check_arch(name: object, where: str) -> None:
     """A model name: kdsweep's own first, then torchvision's (read only when needed)."""
     if isinstance(name, str) and (name in kdsweep_models() or name in torchvision_models()):
         return
-    known = set(kdsweep_models()) | set(torchvision_models())
-    raise UserError(f"unknown model {name!r}; {did_you_mean(name, known)}", where=where)
+    raise UserError(unknown_model(name, set(kdsweep_models()) | set(torchvision_models())), where=where)
 
 
 def check_dataset(name: object, where: str) -> None:
@@ -141,12 +162,18 @@ def check_model_kwargs(section: dict, where: str) -> None:
             raise UserError(f"{section['arch']} has no argument {key!r}; {hint}", where=f"{where}.{key}")
 
 
-@lru_cache(maxsize=1)
-def dataset_metadata() -> dict[str, dict[str, object]]:
-    """Each data set's literal registration keywords (num_classes, input_size, ...), for the key reference."""
+def _metadata(folder: Path, decorator: str) -> dict[str, dict[str, object]]:
+    """Each registration's literal keywords (`**spread` ones and other expressions are left out)."""
     out: dict[str, dict[str, object]] = {}
-    for name, node in _decorated(DATASET_FILES, "dataset").items():
-        dec = next(d for d in node.decorator_list if isinstance(d, ast.Call) and ast.unparse(d.func) == "dataset")
+    for name, node in _decorated(folder, decorator).items():
+        dec = next(d for d in node.decorator_list
+                   if isinstance(d, ast.Call) and ast.unparse(d.func) == decorator)
         out[name] = {k.arg: k.value.value for k in dec.keywords
                      if k.arg and isinstance(k.value, ast.Constant)}
     return out
+
+
+@lru_cache(maxsize=1)
+def dataset_metadata() -> dict[str, dict[str, object]]:
+    """Each data set's literal registration keywords (num_classes, input_size, ...), for the key reference."""
+    return _metadata(DATASET_FILES, "dataset")

@@ -17,6 +17,7 @@ from kdsweep.engine.models.heads import CosineHead
 from kdsweep.engine.models.weights import freeze, load_weights
 from kdsweep.engine.models.zoo import MODELS, all_model_names
 from kdsweep.errors import UserError, did_you_mean
+from kdsweep.spec.names import unknown_model
 
 HEADS = ("cosine",)
 
@@ -57,8 +58,7 @@ def build_model(cfg: dict[str, Any], num_classes: int, *, where: str = "student"
     try:
         factory = MODELS.get(arch)
     except UserError:
-        raise UserError(f"unknown model {arch!r}; {did_you_mean(arch, all_model_names())}",
-                        where=f"{where}.arch") from None
+        raise UserError(unknown_model(arch, all_model_names()), where=f"{where}.arch") from None
     classes = cfg.get("num_classes") or num_classes
     kwargs = dict(cfg.get("kwargs") or {})
     try:

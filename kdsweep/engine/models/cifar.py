@@ -23,6 +23,7 @@ from torch import nn
 
 from kdsweep.engine.models.zoo import MODELS
 from kdsweep.errors import UserError
+from kdsweep.spec.names import mdistiller_alias
 
 
 def _stem_stride1(conv: nn.Conv2d) -> None:
@@ -80,5 +81,7 @@ def adapt_for_32(model: nn.Module, arch: str, *, where: str) -> nn.Module:
             adapter(model)
             return model
     families = ", ".join(sorted(ADAPTERS))
+    theirs = mdistiller_alias(arch)  # `vgg13` is torchvision's ImageNet VGG; the benchmark's is cifar_vgg13
+    also = f"; for mdistiller's CIFAR {theirs[0]}, use arch: {theirs[1]}" if theirs else ""
     raise UserError(f"cifar: true is not supported for {arch!r}; supported families: {families}; "
-                    "or set cifar: false", where=where)
+                    f"or set cifar: false{also}", where=where)

@@ -85,6 +85,6 @@ class CifarMobileNetV2(nn.Module):
 
 @MODELS.register("cifar_mobilenetv2", mdistiller="MobileNetV2", input_size=32, family="cifar_mobilenetv2",
                  feature_layers=("blocks.1", "blocks.2", "blocks.4", "blocks.6"), feature_dim=1280)
-def cifar_mobilenetv2(num_classes: int = 100, **kwargs) -> nn.Module:
-    """kwargs: `expansion` (mdistiller's T, 6) and `width` (0.5): its `mobilenetv2_T_w(T, W)`."""
-    return CifarMobileNetV2(num_classes, **kwargs)
+def cifar_mobilenetv2(num_classes: int = 100, expansion: int = 6, width: float = 0.5) -> nn.Module:
+    """`expansion` and `width` are mdistiller's T and W (`mobilenetv2_T_w(T, W)`; `mobile_half` is 6, 0.5)."""
+    return CifarMobileNetV2(num_classes, expansion, width)

@@ -85,45 +85,45 @@ class CifarResNet(nn.Module):
 
 
 @MODELS.register("cifar_resnet8", mdistiller="resnet8", feature_dim=64, **_META)
-def cifar_resnet8(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarResNet(8, THIN, num_classes, **kwargs)
+def cifar_resnet8(num_classes: int = 100) -> nn.Module:
+    return CifarResNet(8, THIN, num_classes)
 
 
 @MODELS.register("cifar_resnet14", mdistiller="resnet14", feature_dim=64, **_META)
-def cifar_resnet14(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarResNet(14, THIN, num_classes, **kwargs)
+def cifar_resnet14(num_classes: int = 100) -> nn.Module:
+    return CifarResNet(14, THIN, num_classes)
 
 
 @MODELS.register("cifar_resnet20", mdistiller="resnet20", feature_dim=64, **_META)
-def cifar_resnet20(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarResNet(20, THIN, num_classes, **kwargs)
+def cifar_resnet20(num_classes: int = 100) -> nn.Module:
+    return CifarResNet(20, THIN, num_classes)
 
 
 @MODELS.register("cifar_resnet32", mdistiller="resnet32", feature_dim=64, **_META)
-def cifar_resnet32(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarResNet(32, THIN, num_classes, **kwargs)
+def cifar_resnet32(num_classes: int = 100) -> nn.Module:
+    return CifarResNet(32, THIN, num_classes)
 
 
 @MODELS.register("cifar_resnet44", mdistiller="resnet44", feature_dim=64, **_META)
-def cifar_resnet44(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarResNet(44, THIN, num_classes, **kwargs)
+def cifar_resnet44(num_classes: int = 100) -> nn.Module:
+    return CifarResNet(44, THIN, num_classes)
 
 
 @MODELS.register("cifar_resnet56", mdistiller="resnet56", feature_dim=64, **_META)
-def cifar_resnet56(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarResNet(56, THIN, num_classes, **kwargs)
+def cifar_resnet56(num_classes: int = 100) -> nn.Module:
+    return CifarResNet(56, THIN, num_classes)
 
 
 @MODELS.register("cifar_resnet110", mdistiller="resnet110", feature_dim=64, **_META)
-def cifar_resnet110(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarResNet(110, THIN, num_classes, **kwargs)
+def cifar_resnet110(num_classes: int = 100) -> nn.Module:
+    return CifarResNet(110, THIN, num_classes)
 
 
 @MODELS.register("cifar_resnet8x4", mdistiller="resnet8x4", feature_dim=256, **_META)
-def cifar_resnet8x4(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarResNet(8, WIDE, num_classes, **kwargs)
+def cifar_resnet8x4(num_classes: int = 100) -> nn.Module:
+    return CifarResNet(8, WIDE, num_classes)
 
 
 @MODELS.register("cifar_resnet32x4", mdistiller="resnet32x4", feature_dim=256, **_META)
-def cifar_resnet32x4(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarResNet(32, WIDE, num_classes, **kwargs)
+def cifar_resnet32x4(num_classes: int = 100) -> nn.Module:
+    return CifarResNet(32, WIDE, num_classes)

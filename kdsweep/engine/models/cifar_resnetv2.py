@@ -101,10 +101,10 @@ class CifarResNetV2(nn.Module):
 
 
 @MODELS.register("cifar_resnet18", mdistiller="ResNet18", feature_dim=512, **_META)
-def cifar_resnet18(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarResNetV2(BasicBlock, (2, 2, 2, 2), num_classes, **kwargs)
+def cifar_resnet18(num_classes: int = 100) -> nn.Module:
+    return CifarResNetV2(BasicBlock, (2, 2, 2, 2), num_classes)
 
 
 @MODELS.register("cifar_resnet50", mdistiller="ResNet50", feature_dim=2048, **_META)
-def cifar_resnet50(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarResNetV2(Bottleneck, (3, 4, 6, 3), num_classes, **kwargs)
+def cifar_resnet50(num_classes: int = 100) -> nn.Module:
+    return CifarResNetV2(Bottleneck, (3, 4, 6, 3), num_classes)

@@ -18,10 +18,10 @@ with the input average-pooled 3x3 / stride 2 / padding 1 (zeros counted): that b
 (stage width - input width) channels itself. The very first 1x1 conv (24 input channels) is not
 grouped, and then its shuffle (1 group) changes nothing.
 
-ShuffleV2 (`net_size` 1: stage widths 116, 232, 464, then a 1x1 conv to 1024; 3, 7, 3 basic
-blocks after each stage's down block). Down block: left, 3x3 depthwise stride 2 + BN, 1x1 conv
-to half the width + BN + ReLU; right, 1x1 conv to half + BN + ReLU, 3x3 depthwise stride 2 +
-BN, 1x1 conv + BN + ReLU; concatenated, shuffled (2 groups). Basic block: the first half of
+ShuffleV2 (mdistiller's `net_size` 1: stage widths 116, 232, 464, then a 1x1 conv to 1024; 3, 7
+and 3 basic blocks after each stage's down block). Down block: left, 3x3 depthwise stride 2 + BN,
+1x1 conv to half the width + BN + ReLU; right, 1x1 conv to half + BN + ReLU, 3x3 depthwise
+stride 2 + BN, 1x1 conv + BN + ReLU; concatenated, shuffled (2 groups). Basic block: the first half of
 the channels passes; the second goes through 1x1 conv + BN + ReLU, 3x3 depthwise + BN, 1x1
 conv + BN + ReLU; concatenated (passed half first) and shuffled (2 groups). After the stages:
 the 1x1 conv `conv2` + BN + ReLU, then the pool.
@@ -38,10 +38,6 @@ from torch import nn
 from kdsweep.engine.models.zoo import MODELS
 
 _META = {"input_size": 32, "family": "cifar_shufflenet", "feature_layers": ("layer1", "layer2", "layer3")}
-# mdistiller's ShuffleNetV2 sizes: stage widths + last conv, blocks per stage (ShuffleV2 is 1).
-V2_SIZES = {0.2: ((40, 80, 160, 512), (3, 3, 3)), 0.3: ((40, 80, 160, 512), (3, 7, 3)),
-            0.5: ((48, 96, 192, 1024), (3, 7, 3)), 1: ((116, 232, 464, 1024), (3, 7, 3)),
-            1.5: ((176, 352, 704, 1024), (3, 7, 3)), 2: ((224, 488, 976, 2048), (3, 7, 3))}
 
 
 class ChannelShuffle(nn.Module):
@@ -146,9 +142,8 @@ class V2BasicBlock(nn.Module):
 
 
 class ShuffleNetV2(nn.Module):
-    def __init__(self, num_classes: int = 100, net_size: float = 1):
+    def __init__(self, num_classes: int = 100, widths=(116, 232, 464, 1024), blocks=(3, 7, 3)):
         super().__init__()
-        widths, blocks = V2_SIZES[net_size]
         self.conv1 = nn.Conv2d(3, 24, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(24)
         cin = 24
@@ -170,11 +165,10 @@ class ShuffleNetV2(nn.Module):
 
 
 @MODELS.register("cifar_shufflev1", mdistiller="ShuffleV1", feature_dim=960, **_META)
-def cifar_shufflev1(num_classes: int = 100, **kwargs) -> nn.Module:
-    return ShuffleNetV1(num_classes, **kwargs)
+def cifar_shufflev1(num_classes: int = 100) -> nn.Module:
+    return ShuffleNetV1(num_classes)
 
 
 @MODELS.register("cifar_shufflev2", mdistiller="ShuffleV2", feature_dim=1024, **_META)
-def cifar_shufflev2(num_classes: int = 100, **kwargs) -> nn.Module:
-    """kwargs: `net_size` (1; mdistiller's other sizes: 0.2, 0.3, 0.5, 1.5, 2)."""
-    return ShuffleNetV2(num_classes, **kwargs)
+def cifar_shufflev2(num_classes: int = 100) -> nn.Module:
+    return ShuffleNetV2(num_classes)

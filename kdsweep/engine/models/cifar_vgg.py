@@ -85,25 +85,25 @@ class CifarVGG(nn.Module):
 
 
 @MODELS.register("cifar_vgg8", mdistiller="vgg8", **_META)
-def cifar_vgg8(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarVGG(CONFIGS["vgg8"], num_classes, **kwargs)
+def cifar_vgg8(num_classes: int = 100) -> nn.Module:
+    return CifarVGG(CONFIGS["vgg8"], num_classes)
 
 
 @MODELS.register("cifar_vgg11", mdistiller="vgg11", **_META)
-def cifar_vgg11(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarVGG(CONFIGS["vgg11"], num_classes, **kwargs)
+def cifar_vgg11(num_classes: int = 100) -> nn.Module:
+    return CifarVGG(CONFIGS["vgg11"], num_classes)
 
 
 @MODELS.register("cifar_vgg13", mdistiller="vgg13", **_META)
-def cifar_vgg13(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarVGG(CONFIGS["vgg13"], num_classes, **kwargs)
+def cifar_vgg13(num_classes: int = 100) -> nn.Module:
+    return CifarVGG(CONFIGS["vgg13"], num_classes)
 
 
 @MODELS.register("cifar_vgg16", mdistiller="vgg16", **_META)
-def cifar_vgg16(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarVGG(CONFIGS["vgg16"], num_classes, **kwargs)
+def cifar_vgg16(num_classes: int = 100) -> nn.Module:
+    return CifarVGG(CONFIGS["vgg16"], num_classes)
 
 
 @MODELS.register("cifar_vgg19", mdistiller="vgg19", **_META)
-def cifar_vgg19(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarVGG(CONFIGS["vgg19"], num_classes, **kwargs)
+def cifar_vgg19(num_classes: int = 100) -> nn.Module:
+    return CifarVGG(CONFIGS["vgg19"], num_classes)

@@ -8,9 +8,10 @@ checkpoints load strictly, and the same logits and BatchNorm statistics for the 
 Layout: 3x3 conv 16 (stride 1, no bias); three stages `block1` .. `block3` (each holds its
 blocks in `.layer`) of n = (depth - 4) / 6 pre-activation blocks, widths 16k, 32k, 64k at 32,
 16 and 8 pixels; then BN + ReLU, an 8x8 average pool (32x32 inputs only) and `fc`.
-Pre-activation block: BN + ReLU, conv3x3 (with the stride), BN + ReLU, [dropout], conv3x3,
-plus the shortcut. Where the width changes, the shortcut is a 1x1 conv (`convShortcut`, no bias)
-of the *activated* input; otherwise the raw input is added. BatchNorm at PyTorch's defaults.
+Pre-activation block: BN + ReLU, conv3x3 (with the stride), BN + ReLU, [dropout: `drop_rate`,
+mdistiller's dropRate, 0 in all its configs], conv3x3, plus the shortcut. Where the width
+changes, the shortcut is a 1x1 conv (`convShortcut`, no bias) of the *activated* input;
+otherwise the raw input is added. BatchNorm at PyTorch's defaults.
 
 One quirk is kept on purpose: mdistiller's forward also passes the stage outputs of `block1`,
 `block2` and `block3` through the next BatchNorm (`block2.layer.0.bn1`, `block3.layer.0.bn1`,
@@ -102,20 +103,20 @@ class CifarWRN(nn.Module):
 
 
 @MODELS.register("cifar_wrn_16_1", mdistiller="wrn_16_1", feature_dim=64, **_META)
-def cifar_wrn_16_1(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarWRN(16, 1, num_classes, **kwargs)
+def cifar_wrn_16_1(num_classes: int = 100, drop_rate: float = 0.0) -> nn.Module:
+    return CifarWRN(16, 1, num_classes, drop_rate)
 
 
 @MODELS.register("cifar_wrn_16_2", mdistiller="wrn_16_2", feature_dim=128, **_META)
-def cifar_wrn_16_2(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarWRN(16, 2, num_classes, **kwargs)
+def cifar_wrn_16_2(num_classes: int = 100, drop_rate: float = 0.0) -> nn.Module:
+    return CifarWRN(16, 2, num_classes, drop_rate)
 
 
 @MODELS.register("cifar_wrn_40_1", mdistiller="wrn_40_1", feature_dim=64, **_META)
-def cifar_wrn_40_1(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarWRN(40, 1, num_classes, **kwargs)
+def cifar_wrn_40_1(num_classes: int = 100, drop_rate: float = 0.0) -> nn.Module:
+    return CifarWRN(40, 1, num_classes, drop_rate)
 
 
 @MODELS.register("cifar_wrn_40_2", mdistiller="wrn_40_2", feature_dim=128, **_META)
-def cifar_wrn_40_2(num_classes: int = 100, **kwargs) -> nn.Module:
-    return CifarWRN(40, 2, num_classes, **kwargs)
+def cifar_wrn_40_2(num_classes: int = 100, drop_rate: float = 0.0) -> nn.Module:
+    return CifarWRN(40, 2, num_classes, drop_rate)
