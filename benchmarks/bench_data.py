@@ -99,31 +99,44 @@ def write_jpegs(root: Path, n: int, classes: int = 8) -> Path:
     return root
 
 
-def cifar_case(root: Path, n: int, rounds: int) -> None:
+def cifar_sides(root: Path, n: int, batch: int, device: torch.device) -> tuple[object, Dataset]:
+    """The CIFAR-sized case's two sides: kdsweep's data bundle on `device` and the PIL Dataset
+    (also benchmarks/gpu_check.py's, with the device's)."""
     cifar = write_cifar_like(root / "cifar", n)
-    bundle = build_data({"name": "cifar100", "root": str(cifar), "batch_size": 128, "on_device": True,
+    bundle = build_data({"name": "cifar100", "root": str(cifar), "batch_size": batch, "on_device": True,
                          "train_transforms": [{"name": "RandomCrop", "size": 32, "padding": 4},
                                               {"name": "RandomHorizontalFlip"},
                                               {"name": "Normalize", "mean": CIFAR_MEAN, "std": CIFAR_STD}]},
-                        seed=0, device=torch.device("cpu"))
-    hwc = bundle.train.x.permute(0, 2, 3, 1).contiguous().numpy()
-    pil = ArrayImages(hwc, bundle.train.y.numpy(), T.Compose([
+                        seed=0, device=device)
+    hwc = bundle.train.x.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+    pil = ArrayImages(hwc, bundle.train.y.cpu().numpy(), T.Compose([
         T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(CIFAR_MEAN, CIFAR_STD)]))
+    return bundle, pil
+
+
+def jpeg_sides(root: Path, n: int, batch: int, device: torch.device) -> tuple[object, Dataset, float, float]:
+    """The JPEG case's two sides, and the seconds to build the decode-once cache and to map it."""
+    folder = write_jpegs(root / "jpegs", n)
+    cfg = {"name": "imagefolder", "root": str(folder), "batch_size": batch, "workers": 2, "on_device": True,
+           "cache_dir": str(root / "cache")}
+    t0 = time.perf_counter()
+    bundle = build_data(cfg, seed=0, device=device)  # decodes into the cache
+    build_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    build_data(cfg, seed=0, device=device)  # a later job: maps the cache
+    map_s = time.perf_counter() - t0
+    pil = datasets.ImageFolder(str(folder / "train"), T.Compose([
+        T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]))
+    return bundle, pil, build_s, map_s
+
+
+def cifar_case(root: Path, n: int, rounds: int) -> None:
+    bundle, pil = cifar_sides(root, n, 128, torch.device("cpu"))
     report("CIFAR-sized, 32x32, RandomCrop(32, 4) + flip, batch 128", n, bundle, loader(pil, 128), rounds)
 
 
 def jpeg_case(root: Path, n: int, rounds: int) -> None:
-    folder = write_jpegs(root / "jpegs", n)
-    cfg = {"name": "imagefolder", "root": str(folder), "batch_size": 64, "workers": 2, "on_device": True,
-           "cache_dir": str(root / "cache")}
-    t0 = time.perf_counter()
-    bundle = build_data(cfg, seed=0, device=torch.device("cpu"))  # decodes into the cache
-    build_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    build_data(cfg, seed=0, device=torch.device("cpu"))  # a later job: maps the cache
-    map_s = time.perf_counter() - t0
-    pil = datasets.ImageFolder(str(folder / "train"), T.Compose([
-        T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]))
+    bundle, pil, build_s, map_s = jpeg_sides(root, n, 64, torch.device("cpu"))
     print(f"  decode-once cache: built in {build_s:.1f} s ({n / build_s:.0f} images/s, 2 workers), "
           f"mapped by a later job in {map_s * 1e3:.0f} ms")
     report("ImageFolder of 500x375 JPEGs, RandomResizedCrop(224) + flip, batch 64", n, bundle,

@@ -120,10 +120,11 @@ class _RandomWeights:
         return self.saved[name]
 
 
-def _short_configs(configs: list[dict[str, Any]], root: Path, steps: int, n_train: int,
-                   n_val: int) -> list[dict[str, Any]]:
+def short_configs(configs: list[dict[str, Any]], root: Path, steps: int, n_train: int,
+                  n_val: int) -> list[dict[str, Any]]:
     """The group's configs for a short measuring run: `steps` batches, two epochs, random
-    teacher / init weights, no early stop."""
+    teacher / init weights (saved under `root`), no early stop. Also benchmarks/gpu_check.py's:
+    every shipped sweep's groups on the device."""
     weights = _RandomWeights(root)
     out = []
     for cfg in configs:
@@ -154,7 +155,7 @@ def group_epoch(configs: list[dict[str, Any]], *, steps: int = 4, device: str = 
     load_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory(prefix="kdsweep-estimate-") as tmp, torch.random.fork_rng(devices=[]):
         root = Path(tmp)
-        short = _short_configs(configs, root, steps, n_train, n_val)
+        short = short_configs(configs, root, steps, n_train, n_val)
         t0 = time.perf_counter()
         results = train_group(short, workdirs=[root / f"run{i}" for i in range(len(short))],
                               loggers=[NullLogger() for _ in short], device=str(dev))

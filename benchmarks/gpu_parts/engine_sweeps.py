@@ -1,0 +1,186 @@
+"""Part a: every shipped sweep's groups trained by the engine on the device, AMP off and on.
+
+Each sweep under sweeps/ is planned as shipped (kdsweep.plan: torch-free, so a broken sweep
+fails here as it would for a user); each fused group then trains one short epoch through
+`train_group`, the executor's own entry point, on `fake` data at the real data set's class
+count and input size, with random teacher / init weights (`engine.timing.short_configs`, what
+`plan --estimate` trains). channels_last, compile and the rest are as the sweep sets them. AMP
+"on" is the sweep's own mode, or bf16 where the sweep trains in fp32; on the CPU the engine
+ignores AMP, so only "off" runs there.
+
+Groups that would run the same code (their configs equal once numbers, paths and stage keys
+are blanked: T, lr, seed or widths change no code path) train once; the others point to it.
+Host syncs are counted on CUDA (syncs.py); the house rule is none inside an epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from gpu_parts.common import FAILED, PASSED, REPO, Context, PartResult, PartTimeout
+from gpu_parts.syncs import EPOCH_END, INSIDE, OUTSIDE, count_host_syncs
+
+TITLE = "a. the engine on the device: every shipped sweep's groups, AMP off and on"
+CORRECTNESS = True
+LABEL_CHARS = 60  # a group is named by its first run; some names spell out whole transform lists
+BLANKED = ("root", "checkpoint", "key", "run")  # paths and stage identities: no code path depends on them
+
+
+def sweep_files() -> list[Path]:
+    """The shipped sweeps: files under sweeps/ with a `name` (required of a sweep; the files
+    they extend have none)."""
+    out = []
+    for path in sorted((REPO / "sweeps").rglob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        if isinstance(data, dict) and "name" in data:
+            out.append(path)
+    return out
+
+
+def shape_key(configs: list[dict[str, Any]]) -> str:
+    """What decides the code a group runs: its configs with numbers, paths and stage keys blanked."""
+
+    def blank(value: Any, key: str = "") -> Any:
+        if key in BLANKED:
+            return "-"
+        if isinstance(value, dict):
+            return {k: blank(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [blank(v) for v in value]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return "#"
+        return value
+
+    return json.dumps(sorted({json.dumps(blank(c), sort_keys=True, default=str) for c in configs}))
+
+
+def on_fake_data(configs: list[dict[str, Any]], ctx: Context, root: Path) -> list[dict[str, Any]]:
+    """The group's configs for one short epoch on `fake` data at the real data's classes and size."""
+    from kdsweep.engine.data.build import dataset_info
+    from kdsweep.engine.timing import short_configs
+
+    sizes = ctx.sizes
+    faked = []
+    for cfg in configs:
+        cfg = copy.deepcopy(cfg)
+        data = cfg["data"]
+        info = dataset_info(data["name"], None, data.get("num_classes"))
+        size = data.get("input_size") or info["input_size"]
+        if sizes.engine_max_input:
+            size = min(size, sizes.engine_max_input)
+        cfg["data"] = {**data, "name": "fake", "root": None, "num_classes": info["num_classes"],
+                       "input_size": size, "batch_size": sizes.engine_batch or data["batch_size"],
+                       "val_batch_size": None, "workers": 0}
+        faked.append(cfg)
+    short = short_configs(faked, root, ctx.sizes.engine_steps, n_train=10**9, n_val=10**9)
+    for cfg in short:
+        cfg["epochs"] = 1  # one epoch runs every per-step path once
+    return short
+
+
+def amp_modes(configs: list[dict[str, Any]], ctx: Context) -> list[str]:
+    own = str(configs[0]["train"].get("amp") or "off")
+    if not ctx.cuda:
+        return ["off"]
+    return ["off", own if own != "off" else "bf16"]
+
+
+def describe(configs: list[dict[str, Any]]) -> dict[str, str]:
+    first = configs[0]
+    teacher = (first.get("teacher") or {}).get("arch")
+    models = f"{teacher} -> {first['student']['arch']}" if teacher else first["student"]["arch"]
+    terms = sorted({t for c in configs for t, v in c["loss"].items() if v is not None and t != "teacher_mode"})
+    return {"models": models, "losses": "+".join(terms)}
+
+
+def train_once(configs: list[dict[str, Any]], amp: str, ctx: Context, folder: Path) -> dict[str, Any]:
+    from kdsweep.engine import train_group
+    from kdsweep.engine.logger import NullLogger
+
+    folder.mkdir(parents=True, exist_ok=True)
+    short = on_fake_data(configs, ctx, folder)
+    for cfg in short:
+        cfg["train"]["amp"] = amp
+    data = short[0]["data"]
+    shape = f"{data['num_classes']} classes, {data['input_size']} px, batch {data['batch_size']}"
+    t0 = time.perf_counter()
+    with count_host_syncs(ctx.device) as syncs:
+        results = train_group(short, workdirs=[folder / f"run{i}" for i in range(len(short))],
+                              loggers=[NullLogger() for _ in short], device=str(ctx.device))
+    row: dict[str, Any] = {"data": shape, "seconds": round(time.perf_counter() - t0, 2)}
+    bad = sorted({f"{r.status}: {r.reason}" for r in results if r.status != "FINISHED"})
+    row["status"] = PASSED if not bad else f"{FAILED}: {'; '.join(bad)[:300]}"
+    if syncs is None:
+        row.update({"syncs inside": "n/a", "syncs epoch end": "n/a", "syncs outside": "n/a", "where": ""})
+    else:
+        row.update({"syncs inside": syncs.total(INSIDE), "syncs epoch end": syncs.total(EPOCH_END),
+                    "syncs outside": syncs.total(OUTSIDE), "where": syncs.top(INSIDE)})
+    return row
+
+
+def run(ctx: Context, result: PartResult) -> None:
+    from kdsweep.plan import plan_sweep
+
+    only = ctx.sweeps
+    seen: dict[tuple[str, str], int] = {}  # (shape, amp) -> row number that trained it
+    todo: list[dict[str, Any]] = []
+    for path in sweep_files():
+        rel = path.relative_to(REPO / "sweeps").as_posix()
+        if only and not any(rel == name or rel.startswith(name.rstrip("/") + "/") for name in only):
+            continue
+        for runs in plan_sweep(path).groups.values():
+            configs = [r.config for r in runs]
+            label = f"stage {runs[0].stage}" if runs[0].stage else runs[0].name
+            label = label if len(label) <= LABEL_CHARS else label[:LABEL_CHARS - 3] + "..."
+            label += f" (+{len(runs) - 1})" if len(runs) > 1 else ""
+            for amp in amp_modes(configs, ctx):
+                todo.append({"sweep": rel, "group": label, **describe(configs), "amp": amp, "configs": configs})
+    if ctx.cuda:
+        result.notes.append("Host syncs counted under torch.cuda.set_sync_debug_mode('warn'); the rule is 0 "
+                            "inside the epoch (training and val steps); 'epoch end' is the engine's one read "
+                            "of its meters and divergence watch per epoch.")
+    else:
+        result.notes.append("On the CPU: AMP is ignored by the engine (only 'off' runs) and host syncs do not "
+                            "apply (no device queue): not counted.")
+    row: dict[str, Any] = {}
+    try:
+        for i, item in enumerate(todo):
+            configs = item.pop("configs")
+            key = (shape_key(configs), item["amp"])
+            row = {"#": i + 1, **item, "data": "", "status": "not reached"}
+            result.rows.append(row)
+            if key in seen:
+                row["status"] = f"same code as #{seen[key] + 1}"
+                continue
+            seen[key] = i
+            try:
+                row.update(train_once(configs, item["amp"], ctx, ctx.work / "engine" / str(i)))
+            except Exception as e:  # noqa: BLE001 - one group's failure is a row; the others still run
+                row["status"] = f"{FAILED}: {type(e).__name__}: {e}".splitlines()[0][:300]
+            if ctx.cuda:
+                torch.cuda.empty_cache()
+    except PartTimeout:
+        if row.get("status") == "not reached":
+            row["status"] = "cut by the time cap"
+        raise
+    finally:
+        _summarise(ctx, result)
+
+
+def _summarise(ctx: Context, result: PartResult) -> None:
+    trained = [r for r in result.rows if r["status"] == PASSED or r["status"].startswith(FAILED)]
+    failed = [r for r in trained if r["status"] != PASSED]
+    result.status = FAILED if failed else PASSED
+    groups = len({(r["sweep"], r["group"]) for r in result.rows})
+    result.reason = (f"{len(trained)} trainings ({len(failed)} failed) cover {groups} groups of "
+                     f"{len({r['sweep'] for r in result.rows})} sweeps")
+    if ctx.cuda:
+        inside = sum(r.get("syncs inside", 0) for r in trained)
+        result.notes.insert(0, f"Host syncs inside epochs, all trainings together: {inside} (rule: 0).")
