@@ -16,8 +16,7 @@ import kdsweep
 from kdsweep.cli import main
 from kdsweep.errors import UserError
 
-pytestmark = pytest.mark.slow  # one Ray node and one small training (~25 s on 2 cores), shared by the module
-
+# The README example: one Ray node and one small training (~30 s on 2 cores), shared by the tests marked slow.
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -61,6 +60,7 @@ def example(tmp_path_factory):
             ray.shutdown()
 
 
+@pytest.mark.slow
 def test_the_example_trained_every_run_and_its_frame_holds_what_mlflow_holds(example):
     from mlflow import MlflowClient
 
@@ -82,6 +82,7 @@ def test_the_example_trained_every_run_and_its_frame_holds_what_mlflow_holds(exa
         [(a, t) for a in (0.5, 0.9) for t in (2, 4, 8)]
 
 
+@pytest.mark.slow
 def test_history_in_long_form_is_the_run_history_mlflow_keeps(example):
     from mlflow import MlflowClient
 
@@ -98,6 +99,7 @@ def test_history_in_long_form_is_the_run_history_mlflow_keeps(example):
     assert "best_val_acc1" not in set(every["metric"]) and not any(m.startswith("system/") for m in every["metric"])
 
 
+@pytest.mark.slow
 def test_the_table_is_the_one_kdsweep_table_writes(example, capsys):
     variables, _ = example
     table = variables["table"]
@@ -112,6 +114,7 @@ def test_the_table_is_the_one_kdsweep_table_writes(example, capsys):
     assert table._repr_markdown_() == table.markdown  # what a notebook shows
 
 
+@pytest.mark.slow
 def test_another_plan_or_a_wrong_name_says_so(example):
     variables, _ = example
     other = kdsweep.runs("sweeps/quickstart.yaml", overrides={"optim.lr": 0.01})  # other run keys: nothing ran
@@ -134,3 +137,15 @@ def test_import_kdsweep_loads_no_mlflow_pandas_ray_or_torch():
     assert proc.returncode == 0, proc.stderr
     heavy = {m for m in proc.stdout.split() if m.split(".")[0] in ("mlflow", "pandas", "ray", "torch")}
     assert not heavy
+
+
+def test_a_plans_warnings_are_python_warnings(write_yaml):
+    path = write_yaml("""\
+        name: w
+        base: {student: {arch: digits_student}, teacher: {run: big}}
+        stages:
+          big: {student: {arch: digits_teacher}}
+        """)
+    with pytest.warns(UserWarning, match="no loss term of any run uses the teacher"):
+        plan = kdsweep.load_sweep(path, {"epochs": 2})
+    assert [r.config["epochs"] for r in plan.runs] == [2, 2]
