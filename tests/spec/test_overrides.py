@@ -4,10 +4,14 @@ the override as written. Plans only (no training), so each test takes millisecon
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kdsweep.plan import plan_sweep
 from kdsweep.plan.search import fingerprint
+
+REPO = Path(__file__).resolve().parents[2]
 
 SWEEP = """\
 name: t
@@ -135,3 +139,11 @@ def test_errors_name_the_override_as_written(write_yaml, cli, text, override, wa
     assert (rc, out) == (2, ""), err
     assert err.strip().startswith(f"kdsweep: error: {path}: {want}"), err
     assert "\n" not in err.strip()
+
+
+def test_the_shipped_search_takes_a_budget_from_the_command_line(cli):
+    """Issue 24's report: `-o search.trials=6` on the digits search was refused ("unknown key 'search'")."""
+    rc, out, err = cli("plan", REPO / "sweeps/digits/digits_T_alpha_search.yaml", "-o", "search.trials=6",
+                       "-o", "search.parallel=2")
+    assert rc == 0, err
+    assert "search, 6 trials" in out and "2 in flight" in out
