@@ -92,6 +92,12 @@ class OptimizerEntry(Entry):
     fusable: tuple[str, ...] = ()
 
 
+@dataclasses.dataclass(frozen=True)
+class HeadEntry(Entry):
+    """A classifier head that replaces a model's last Linear (`student.head: {name: ..., <option>: ...}`);
+    `impl` is the module class, built as `impl(in_features, num_classes, **options)`."""
+
+
 class EntryTable:
     """The entries of one kind, discovered from spec blocks in engine files, with did-you-mean."""
 
@@ -200,3 +206,5 @@ def _files(*relative: str) -> Callable[[], list[Path]]:
 LOSSES = EntryTable("loss term", _files("engine/losses"))
 SCHEDULES = EntryTable("schedule", _files("engine/schedules.py"))
 OPTIMIZERS = EntryTable("optimizer", _files("engine/optim.py"))
+HEADS = EntryTable("head", _files("engine/models/heads.py"))
+DEFAULT_HEAD = "cosine"  # `head: {s: 5}` without a name

@@ -22,7 +22,7 @@ from typing import Any
 
 from kdsweep.spec import defaults as run_defaults
 from kdsweep.spec import names
-from kdsweep.spec.entries import LOSSES, OPTIMIZERS, PACKAGE_ROOT, SCHEDULES, Entry, EntryTable
+from kdsweep.spec.entries import HEADS, LOSSES, OPTIMIZERS, PACKAGE_ROOT, SCHEDULES, Entry, EntryTable
 from kdsweep.spec.load import TOP_LEVEL_KEYS
 from kdsweep.spec.options import REQUIRED
 from kdsweep.spec.transform_names import torchvision_transforms
@@ -197,6 +197,7 @@ def sections() -> list[tuple[str, str, list[KeyDoc]]]:
         ("Optimisers", "optim: {name: <name>, <option>: ...}", component_keys(OPTIMIZERS, "optim")),
         ("Schedules", "schedule: {name: <name>, <option>: ...}", component_keys(SCHEDULES, "schedule")),
         ("Loss terms", "loss: {<term>: {<option>: ...}}", component_keys(LOSSES, "loss")),
+        ("Heads", "student.head / teacher.head: {name: <name>, <option>: ...}", component_keys(HEADS, "head")),
         ("Models", "student.arch / teacher.arch, with student.kwargs", model_keys()),
         ("Data sets", "data.name", dataset_keys()),
         ("Transforms", "data.train_transforms / val_transforms / copies: [{name: <name>, <arg>: ...}]",

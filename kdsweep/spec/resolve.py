@@ -17,7 +17,7 @@ from kdsweep.errors import UserError, did_you_mean
 from kdsweep.spec.data_defaults import fill_transforms
 from kdsweep.spec.defaults import CHOICES, FREE_FORM, NULLABLE_TYPES, RUN_DEFAULTS, TEACHER_DEFAULTS
 from kdsweep.spec.dotted import deep_merge
-from kdsweep.spec.entries import LOSSES, OPTIMIZERS, SCHEDULES
+from kdsweep.spec.entries import DEFAULT_HEAD, HEADS, LOSSES, OPTIMIZERS, SCHEDULES
 from kdsweep.spec.names import check_arch, check_dataset, check_model_kwargs, check_num_classes
 from kdsweep.spec.options import REQUIRED, check_type, types_of
 from kdsweep.spec.transform_names import check_data_transforms
@@ -125,6 +125,17 @@ def _resolve_teacher(raw: Any) -> dict | None:
     return out
 
 
+def _check_head(head: Any, where: str) -> None:
+    """A head's name and options, checked by its entry (engine/models/heads.py); the config keeps what
+    the user wrote (filling the defaults in would change the run keys of sweeps that name a head)."""
+    if head is None:
+        return
+    if not isinstance(head, dict):
+        raise UserError(f"expected a mapping like {{name: cosine, s: 5}}, got {head!r}", where=where)
+    entry = HEADS.get(head.get("name", DEFAULT_HEAD), where=f"{where}.name")
+    entry.parse({k: v for k, v in head.items() if k != "name"}, where)
+
+
 def resolve_run_config(raw: dict) -> dict:
     """Every default filled in and every value checked; raises UserError naming the key path."""
     if not isinstance(raw, dict):
@@ -155,8 +166,10 @@ def resolve_run_config(raw: dict) -> dict:
     check_data_transforms(out["data"])
     check_arch(out["student"]["arch"], "student.arch")
     check_model_kwargs(out["student"], "student.kwargs")
+    _check_head(out["student"]["head"], "student.head")
     if out["teacher"] is not None and out["teacher"]["run"] is None:
         check_model_kwargs(out["teacher"], "teacher.kwargs")
+        _check_head(out["teacher"]["head"], "teacher.head")
     return out
 
 

@@ -109,10 +109,11 @@ def test_errors_name_the_key_path(raw, where):
     assert exc.value.where == where
 
 
-def test_free_form_mappings_not_checked():
-    student = {"arch": "digits_student", "kwargs": {"width": 2}, "head": {"name": "cosine", "s": 5}}
+def test_free_form_mappings_are_kept_as_written():
+    """kwargs and head are checked (the factory's parameters, the head's entry) but not filled in."""
+    student = {"arch": "digits_student", "kwargs": {"widths": [2, 2, 2, 2]}, "head": {"name": "cosine", "s": 5}}
     config = resolve_run_config({"student": student})
-    assert config["student"]["kwargs"] == {"width": 2}
+    assert config["student"]["kwargs"] == {"widths": [2, 2, 2, 2]}
     assert config["student"]["head"] == {"name": "cosine", "s": 5}
 
 
@@ -139,3 +140,16 @@ def test_dotted_helpers():
     assert flatten({"a": {"b": {}, "c": [1]}, "d": 2}) == {"a.b": {}, "a.c": [1], "d": 2}
     merged = deep_merge({"a": {"b": 1, "c": 2}, "l": [1]}, {"a": {"c": 3}, "l": [2]})
     assert merged == {"a": {"b": 1, "c": 3}, "l": [2]}
+
+
+@pytest.mark.parametrize(("head", "where", "message"), [
+    ({"name": "cosin"}, "student.head.name", "did you mean 'cosine'"),
+    ({"name": "cosine", "ss": 5}, "student.head.ss", "did you mean 's'"),
+    ({"s": -1}, "student.head.s", "expected a scale > 0"),
+])
+def test_a_head_is_checked_by_its_entry_and_kept_as_written(head, where, message):
+    with pytest.raises(UserError) as err:
+        resolve_run_config({"student": {"arch": "digits_student", "head": head}})
+    assert err.value.where == where and message in str(err.value)
+    kept = resolve_run_config({"student": {"arch": "digits_student", "head": {"name": "cosine", "s": 5}}})
+    assert kept["student"]["head"] == {"name": "cosine", "s": 5}  # no defaults filled: run keys stay

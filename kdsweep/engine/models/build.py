@@ -13,13 +13,11 @@ from typing import Any
 from torch import nn
 
 from kdsweep.engine.models.cifar import adapt_for_32
-from kdsweep.engine.models.heads import CosineHead
 from kdsweep.engine.models.weights import freeze, load_weights
 from kdsweep.engine.models.zoo import MODELS, all_model_names
-from kdsweep.errors import UserError, did_you_mean
+from kdsweep.errors import UserError
+from kdsweep.spec.entries import DEFAULT_HEAD, HEADS
 from kdsweep.spec.names import unknown_model
-
-HEADS = ("cosine",)
 
 
 def _parent(model: nn.Module, name: str) -> tuple[nn.Module, str]:
@@ -36,17 +34,16 @@ def last_linear(model: nn.Module) -> str:
 
 
 def replace_head(model: nn.Module, head: dict[str, Any], num_classes: int, *, where: str) -> nn.Module:
-    name = head.get("name", "cosine")
-    if name not in HEADS:
-        raise UserError(f"unknown head {name!r}; {did_you_mean(name, HEADS)}", where=where)
+    name = head.get("name", DEFAULT_HEAD)
+    entry = HEADS.get(name, where=f"{where}.name")
+    opts = entry.parse({k: v for k, v in head.items() if k != "name"}, where)
     try:
         fc_name = last_linear(model)
     except ValueError as e:
         raise UserError(f"{e}; remove `head`", where=where) from None
     parent, leaf = _parent(model, fc_name)
     old = getattr(parent, leaf)
-    setattr(parent, leaf, CosineHead(old.in_features, num_classes, s=head.get("s", 5.0),
-                                     m=head.get("m", 0.0), hidden=head.get("hidden")))
+    setattr(parent, leaf, entry.load()(old.in_features, num_classes, **opts.to_dict()))
     return model
 
 

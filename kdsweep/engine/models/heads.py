@@ -19,10 +19,24 @@ the logits unchanged when the model has no cosine head or m == 0. The head also 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from kdsweep.spec.entries import HeadEntry
+from kdsweep.spec.options import Options, option
+
+
+@dataclass
+class CosineHeadOptions(Options):
+    s: float = option(5.0, low=0, low_open=True, noun="a scale")  # logits are s x cosine
+    m: float = option(0.0, low=0, high=1)  # additive margin on the target class's cosine (training loss)
+    hidden: int | None = option(None, types=(int,), low=1, integer=True)  # a Linear to this width first
+
+
+ENTRY = HeadEntry("cosine", CosineHeadOptions, impl="CosineHead")
 
 
 class CosineHead(nn.Module):

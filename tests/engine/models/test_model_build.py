@@ -43,7 +43,7 @@ def test_user_errors_name_the_key():
         build_model({"arch": "efficientnet_cifar_b1"}, 10)
     with pytest.raises(UserError, match=r"^student.kwargs: digits_student does not accept"):
         build_model({"arch": "digits_student", "kwargs": {"depth": 3}}, 10)
-    with pytest.raises(UserError, match=r"^student.head: unknown head 'arcface'"):
+    with pytest.raises(UserError, match=r"^student.head.name: unknown head 'arcface'"):
         build_model({"arch": "digits_student", "head": {"name": "arcface"}}, 10)
     with pytest.raises(UserError, match=r"^student.arch: arch is required"):
         build_model({"arch": None}, 10)
