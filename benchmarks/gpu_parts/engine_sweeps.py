@@ -24,7 +24,7 @@ from typing import Any
 import torch
 import yaml
 
-from gpu_parts.common import FAILED, PASSED, REPO, Context, PartResult, PartTimeout
+from gpu_parts.common import FAILED, PASSED, REPO, Context, PartResult
 from gpu_parts.syncs import EPOCH_END, INSIDE, OUTSIDE, count_host_syncs
 
 TITLE = "a. the engine on the device: every shipped sweep's groups, AMP off and on"
@@ -35,10 +35,13 @@ BLANKED = ("root", "checkpoint", "key", "run")  # paths and stage identities: no
 
 def sweep_files() -> list[Path]:
     """The shipped sweeps: files under sweeps/ with a `name` (required of a sweep; the files
-    they extend have none)."""
+    they extend have none), and any file that does not parse (planning it says why)."""
     out = []
     for path in sorted((REPO / "sweeps").rglob("*.yaml")):
-        data = yaml.safe_load(path.read_text())
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError:
+            data = {"name": None}
         if isinstance(data, dict) and "name" in data:
             out.append(path)
     return out
@@ -126,22 +129,7 @@ def train_once(configs: list[dict[str, Any]], amp: str, ctx: Context, folder: Pa
 
 
 def run(ctx: Context, result: PartResult) -> None:
-    from kdsweep.plan import plan_sweep
-
-    only = ctx.sweeps
-    seen: dict[tuple[str, str], int] = {}  # (shape, amp) -> row number that trained it
-    todo: list[dict[str, Any]] = []
-    for path in sweep_files():
-        rel = path.relative_to(REPO / "sweeps").as_posix()
-        if only and not any(rel == name or rel.startswith(name.rstrip("/") + "/") for name in only):
-            continue
-        for runs in plan_sweep(path).groups.values():
-            configs = [r.config for r in runs]
-            label = f"stage {runs[0].stage}" if runs[0].stage else runs[0].name
-            label = label if len(label) <= LABEL_CHARS else label[:LABEL_CHARS - 3] + "..."
-            label += f" (+{len(runs) - 1})" if len(runs) > 1 else ""
-            for amp in amp_modes(configs, ctx):
-                todo.append({"sweep": rel, "group": label, **describe(configs), "amp": amp, "configs": configs})
+    jobs = plan_rows(ctx, result)
     if ctx.cuda:
         result.notes.append("Host syncs counted under torch.cuda.set_sync_debug_mode('warn'); the rule is 0 "
                             "inside the epoch (training and val steps); 'epoch end' is the engine's one read "
@@ -151,34 +139,63 @@ def run(ctx: Context, result: PartResult) -> None:
                             "apply (no device queue): not counted.")
     row: dict[str, Any] = {}
     try:
-        for i, item in enumerate(todo):
-            configs = item.pop("configs")
-            key = (shape_key(configs), item["amp"])
-            row = {"#": i + 1, **item, "data": "", "status": "not reached"}
-            result.rows.append(row)
-            if key in seen:
-                row["status"] = f"same code as #{seen[key] + 1}"
-                continue
-            seen[key] = i
+        for row, configs in jobs:
+            row["status"] = "cut by the time cap"  # until it ends, in case the cap ends it
             try:
-                row.update(train_once(configs, item["amp"], ctx, ctx.work / "engine" / str(i)))
+                row.update(train_once(configs, row["amp"], ctx, ctx.work / "engine" / str(row["#"])))
             except Exception as e:  # noqa: BLE001 - one group's failure is a row; the others still run
                 row["status"] = f"{FAILED}: {type(e).__name__}: {e}".splitlines()[0][:300]
             if ctx.cuda:
                 torch.cuda.empty_cache()
-    except PartTimeout:
-        if row.get("status") == "not reached":
-            row["status"] = "cut by the time cap"
-        raise
     finally:
         _summarise(ctx, result)
+
+
+def plan_rows(ctx: Context, result: PartResult) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """A row per (sweep, group, AMP mode) in sweep order, and the trainings to run, in the order
+    that reaches every sweep soonest (each sweep's first new code path, then the rest): a part
+    cut by its time cap has then tried something of every sweep."""
+    from kdsweep.plan import plan_sweep
+
+    seen: dict[tuple[str, str], int] = {}  # (shape, amp) -> the row that trains it
+    jobs: list[tuple[int, int, dict[str, Any], list[dict[str, Any]]]] = []
+    for path in sweep_files():
+        rel = path.relative_to(REPO / "sweeps").as_posix()
+        if ctx.sweeps and not any(rel == name or rel.startswith(name.rstrip("/") + "/") for name in ctx.sweeps):
+            continue
+        new_groups = 0  # this sweep's groups with a new code path so far: their rank in the training order
+        try:
+            groups = plan_sweep(path).groups.values()
+        except Exception as e:  # noqa: BLE001 - a shipped sweep that does not plan is a failed row
+            why = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+            result.rows.append({"#": len(result.rows) + 1, "sweep": rel, "status": f"{FAILED}: cannot plan: {why}"})
+            continue
+        for runs in groups:
+            configs = [r.config for r in runs]
+            label = f"stage {runs[0].stage}" if runs[0].stage else runs[0].name
+            label = label if len(label) <= LABEL_CHARS else label[:LABEL_CHARS - 3] + "..."
+            label += f" (+{len(runs) - 1})" if len(runs) > 1 else ""
+            fresh = False
+            for amp in amp_modes(configs, ctx):
+                row = {"#": len(result.rows) + 1, "sweep": rel, "group": label, **describe(configs), "amp": amp,
+                       "data": "", "status": "not reached"}
+                result.rows.append(row)
+                key = (shape_key(configs), amp)
+                if key in seen:
+                    row["status"] = f"same code as #{seen[key]}"
+                    continue
+                seen[key] = row["#"]
+                jobs.append((new_groups, row["#"], row, configs))
+                fresh = True
+            new_groups += fresh
+    return [(row, configs) for _, _, row, configs in sorted(jobs, key=lambda j: j[:2])]
 
 
 def _summarise(ctx: Context, result: PartResult) -> None:
     trained = [r for r in result.rows if r["status"] == PASSED or r["status"].startswith(FAILED)]
     failed = [r for r in trained if r["status"] != PASSED]
     result.status = FAILED if failed else PASSED
-    groups = len({(r["sweep"], r["group"]) for r in result.rows})
+    groups = len({(r["sweep"], r.get("group")) for r in result.rows})
     result.reason = (f"{len(trained)} trainings ({len(failed)} failed) cover {groups} groups of "
                      f"{len({r['sweep'] for r in result.rows})} sweeps")
     if ctx.cuda:

@@ -72,8 +72,8 @@ def run(ctx: Context, result: PartResult) -> None:
     from kdsweep.engine.models import build_model
     from kdsweep.engine.timing import model_timings
 
-    teacher, student = pick_pair()
     sizes = ctx.sizes
+    teacher, student = sizes.throughput_pair or pick_pair()
     result.status = MEASURED
     result.reason = (f"{teacher} -> {student}, {CLASSES} classes, {SIZE} px, batch {sizes.throughput_batch}, "
                      f"{sizes.throughput_steps} batches per epoch, on {ctx.device.type}")
