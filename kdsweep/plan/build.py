@@ -18,6 +18,7 @@ from kdsweep.spec.dotted import assign, has_path, set_path
 from kdsweep.spec.expand import axis_names, expand_points
 from kdsweep.spec.groups import shared_part
 from kdsweep.spec.load import Sweep
+from kdsweep.spec.overrides import GIVEN
 from kdsweep.spec.resolve import merge_stage, resolve_run_config, teacher_terms
 
 TEACHER_MODEL_KEYS = ("arch", "num_classes", "cifar", "head", "kwargs")
@@ -38,6 +39,7 @@ class PlannedRun:
     depends_on: list[str] = field(default_factory=list)  # run keys that must finish first
     group: str = ""
     name: str = ""
+    given: str | None = None  # a stage given as a weights file (`checkpoint:`): not trained, its students load it
 
     @property
     def short(self) -> str:
@@ -186,6 +188,8 @@ def _resolve(raw: dict, where: str, stage_runs: dict[str, PlannedRun], stage_nam
         if teacher["num_classes"] is None:
             teacher["num_classes"] = stage_runs[name].config["data"].get("num_classes")
         teacher["key"] = stage_runs[name].key
+        if stage_runs[name].given:  # the file stands in for the stage: a checkpoint teacher, nothing to wait for
+            teacher.update(run=None, key=None, checkpoint=stage_runs[name].given)
     init = config["student"].get("init")
     if isinstance(init, dict) and init.get("run") is not None:
         name = init["run"]
@@ -194,6 +198,8 @@ def _resolve(raw: dict, where: str, stage_runs: dict[str, PlannedRun], stage_nam
             raise UserError(message, where=f"{where}: student.init.run")
         init["key"] = stage_runs[name].key
         init.setdefault("checkpoint", None)
+        if stage_runs[name].given:
+            init.update(run=None, key=None, checkpoint=stage_runs[name].given)
     elif init is not None and not (isinstance(init, dict) and init.get("checkpoint")):
         raise UserError("expected {checkpoint: <path>} or {run: <stage>}", where=f"{where}: student.init")
     return config
@@ -230,7 +236,11 @@ def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
     order = _stage_order(sweep)
     inherited = merge_stage(sweep.base, {})
     for name in order:
-        raw = merge_stage(sweep.base, sweep.stages[name])
+        given_file = sweep.stages[name].get(GIVEN)  # `-o stages.<name>.checkpoint=FILE`
+        if given_file is not None and (not isinstance(given_file, str) or not given_file):
+            raise UserError(f"expected the path of the stage's weights file, got {given_file!r}",
+                            where=f"stages.{name}.{GIVEN}")
+        raw = merge_stage(sweep.base, {k: v for k, v in sweep.stages[name].items() if k != GIVEN})
         stage_overrides = {k: v for k, v in sweep.overrides.items() if not student_only(k)}
         # `-o epochs=1` means every run, stages too, except what a stage never inherits. A section
         # the override replaced in base, and the stage does not write, is the override's here too.
@@ -243,6 +253,9 @@ def build_plan(sweep: Sweep, *, fuse: bool = True) -> Plan:
             warnings.append(f"{sweep.path}: stages.{name}.teacher: no loss term of this stage uses the teacher, "
                             f"so it is ignored; add a distillation term (e.g. loss.kd) or remove `teacher:`")
         key = run_key(config)
+        if given_file is not None:  # not planned as a run: the stage's config only names the model the file holds
+            stage_runs[name] = PlannedRun(key=key, config=config, stage=name, name=name, given=given_file)
+            continue
         if key in seen:  # two stages that train the same thing are one run
             stage_runs[name] = seen[key]
             continue

@@ -98,7 +98,10 @@ def check_tables(plan: Plan) -> None:
                 check_key(plan, str(key), f"{where}.where.{key}")
         if table["kind"] == "pivot":
             for axis in ("rows", "cols"):
-                check_key(plan, table[axis], f"{where}.{axis}")
+                if isinstance(table[axis], dict):  # cases: their `when` keys, as a cases column's
+                    _check_column(plan, table[axis], f"{where}.{axis}")
+                else:
+                    check_key(plan, table[axis], f"{where}.{axis}")
         if "metric" in table:
             check_metric(plan, table["metric"], f"{where}.metric")
         if table.get("bold_by"):

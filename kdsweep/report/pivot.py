@@ -13,7 +13,7 @@ from kdsweep.report.cells import Cell, Column, RenderedTable, bold_best
 from kdsweep.report.context import baselines, teachers
 from kdsweep.report.query import canonical
 from kdsweep.report.reference import MISSING, inline_ref, match_ref
-from kdsweep.report.select import select_runs
+from kdsweep.report.select import matches, select_runs
 from kdsweep.report.values import (
     DEFAULT_FORMAT,
     last_part,
@@ -36,6 +36,31 @@ def _ordered_values(runs: list[dict], key: str, order: list | None) -> list[tupl
     return first + [(c, v) for c, v in seen.items() if c not in dict(first)]
 
 
+def _case_texts(axis: dict, run: dict) -> list[str]:
+    """Every case of a `{cases: [...]}` axis the run matches: a student trained alone is the
+    student column of each pair that shares it, a teacher stage the teacher column of each of its pairs."""
+    texts = [str(c["text"]) for c in axis["cases"] if all(matches(run_value(run, str(k)), v)
+                                                            for k, v in c["when"].items())]
+    return list(dict.fromkeys(texts))
+
+
+def _axis_values(axis: str | dict, runs: list[dict], order: list | None,
+                 labels: dict | None) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
+    """[(canonical value, header text)] in order, and each run's values (by run key) on this axis."""
+    if isinstance(axis, dict):
+        per_run = {r["key"]: _case_texts(axis, r) for r in runs}
+        found = {t for texts in per_run.values() for t in texts}
+        texts = [str(c["text"]) for c in axis["cases"] if str(c["text"]) in found]
+        return [(t, t) for t in dict.fromkeys(texts)], per_run
+    values = _ordered_values(runs, axis, order)
+    return ([(c, value_text(v, labels)) for c, v in values],
+            {r["key"]: [canonical(run_value(r, axis))] for r in runs})
+
+
+def _has(run: dict, axis: str | dict) -> bool:
+    return bool(_case_texts(axis, run)) if isinstance(axis, dict) else run_value(run, axis) is not None
+
+
 def render_pivot(table: dict, runs: list[dict], plan: Plan, *, reference: bool = False) -> RenderedTable:
     name = table["name"]
     rows_key, cols_key = table["rows"], table["cols"]
@@ -44,16 +69,20 @@ def render_pivot(table: dict, runs: list[dict], plan: Plan, *, reference: bool =
     agg = table.get("agg", "mean")
     labels = table.get("labels") or {}
     chosen = select_runs(table, runs, plan)
-    selected = [r for r in chosen if run_value(r, rows_key) is not None and run_value(r, cols_key) is not None]
+    selected = [r for r in chosen if _has(r, rows_key) and _has(r, cols_key)]
     left_out = [r for r in chosen if r not in selected]
-    row_values = _ordered_values(selected, rows_key, table.get("row_order"))
-    col_values = _ordered_values(selected, cols_key, table.get("col_order"))
-    row_texts = [value_text(v, labels.get(rows_key)) for _, v in row_values]
-    col_texts = [value_text(v, labels.get(cols_key)) for _, v in col_values]
+    row_values, run_rows = _axis_values(rows_key, selected, table.get("row_order"),
+                                        labels.get(rows_key) if isinstance(rows_key, str) else None)
+    col_values, run_cols = _axis_values(cols_key, selected, table.get("col_order"),
+                                        labels.get(cols_key) if isinstance(cols_key, str) else None)
+    row_texts = [text for _, text in row_values]
+    col_texts = [text for _, text in col_values]
 
-    cells = pd.DataFrame({"row": [canonical(run_value(r, rows_key)) for r in selected],
-                          "col": [canonical(run_value(r, cols_key)) for r in selected]})
-    groups = {key: [selected[i] for i in index] for key, index in cells.groupby(["row", "col"]).indices.items()}
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for run in selected:
+        for rc in run_rows[run["key"]]:
+            for cc in run_cols[run["key"]]:
+                groups.setdefault((rc, cc), []).append(run)
     grid: list[list[Cell]] = []
     matrix = []
     for rc, _ in row_values:
@@ -87,7 +116,8 @@ def render_pivot(table: dict, runs: list[dict], plan: Plan, *, reference: bool =
             for j, (cc, _) in enumerate(col_values):
                 inline_ref(grid[i][j], match_ref(row_ref, cc, col_texts[j]), fmt)
 
-    corner = table.get("corner") or f"{last_part(rows_key)}\\{last_part(cols_key)}"
+    names = [last_part(k) if isinstance(k, str) else "" for k in (rows_key, cols_key)]
+    corner = table.get("corner") or f"{names[0]}\\{names[1]}"
     rows_label, _, cols_label = corner.partition("\\")
     columns = [Column(corner, [Cell(t) for t in row_texts], kind="label")]
     for j, text in enumerate(col_texts):
@@ -95,6 +125,7 @@ def render_pivot(table: dict, runs: list[dict], plan: Plan, *, reference: bool =
     return RenderedTable(name=name, kind="pivot", title=table.get("title", ""), caption=table.get("caption", ""),
                          metric=metric, columns=columns,
                          matrix=pd.DataFrame(matrix, index=row_texts, columns=col_texts, dtype=float),
-                         rows_key=rows_key, cols_key=cols_key, rows_label=rows_label,
-                         cols_label=cols_label.lstrip("\\") or last_part(cols_key), metric_label=metric,
+                         rows_key=names[0] if isinstance(rows_key, dict) else rows_key,
+                         cols_key=names[1] if isinstance(cols_key, dict) else cols_key, rows_label=rows_label,
+                         cols_label=cols_label.lstrip("\\") or names[1], metric_label=metric,
                          beside=[*teachers(selected, runs, metric, fmt), *baselines(left_out, metric, fmt)])

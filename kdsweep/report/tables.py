@@ -24,6 +24,10 @@ pivot: one metric over two config keys (`rows`, `cols`; pseudo-keys allowed)
     `value` (the same number, named for single runs), `mean_std` (`81.28 ± 0.12`, the ±
     once two seeds finished; sample std), `max`, `min`, `n`.
   - A cell the sweep did not plan stays empty (004's partial column at T=3).
+  - `rows` / `cols` may instead be `{cases: [{when: {<dotted key>: value, ...}, text: label}, ...]}`
+    (matching as for `where:`): a run sits under every case it matches, so one student trained alone
+    fills the student column of each teacher -> student pair it belongs to, and cases with the same
+    text are alternatives (the CIFAR-100 benchmark's pairs x methods table). Order: the cases'.
 
 list: one row per distinct configuration (runs that differ only in seed share a row)
   - `{key: <dotted>}`: the config value as text (`labels:` maps values to text; the key

@@ -7,10 +7,11 @@ A key whose first part is one of `FILE_KEYS` changes that part of the file for o
     -o grid.loss.kd.T=[1,2]             an axis' values (the axis key keeps its dots; the axis must exist)
     -o search.trials=6                  any key of the search block: parallel, sampler_seed,
     -o search.space.loss.kd.T={float: [1, 4]}     a dimension of the space (null removes it), ...
+    -o stages.big.checkpoint=teacher.pth  a stage given as a weights file: not trained, its students load it
 
 Every other key is a run-config key (`epochs`, `data.root`, `schedule.name`): it applies to
 `base`, and to every stage as the plan says (plan/build.py). The rest of the file (tables,
-labels, points, zip, stages, extends) is the file's to say: overriding it is refused, in one
+labels, points, zip, extends, a stage's body) is the file's to say: overriding it is refused, in one
 line naming the override. Errors in an overridden value name the override (`-o search.trials`),
 not the file's key it replaced.
 """
@@ -27,8 +28,9 @@ import yaml
 from kdsweep.errors import UserError, did_you_mean
 from kdsweep.spec.dotted import set_path
 
-FILE_KEYS = ("name", "seeds", "grid", "search")  # top-level keys of the sweep file that take -o
-WHAT_TAKES_O = "base keys (-o epochs=1), name, seeds, grid.<axis> and search.<key>"
+FILE_KEYS = ("name", "seeds", "grid", "search", "stages")  # top-level keys of the sweep file that take -o
+WHAT_TAKES_O = "base keys (-o epochs=1), name, seeds, grid.<axis>, search.<key> and stages.<stage>.checkpoint"
+GIVEN = "checkpoint"  # the one key -o sets in a stage: its weights file, given instead of training it
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -113,6 +115,15 @@ def _apply(tree: dict, head: str, rest: str, value: Any, key: str) -> None:
         raise UserError(f"name one key of the {head} block: -o {head}.<key>=...", where=where)
     if not isinstance(block, dict):
         raise UserError(f"this sweep has no {head}: block to change (add it to the file)", where=where)
+    if head == "stages":
+        stage, _, inner = rest.partition(".")
+        if stage not in block:
+            raise UserError(f"{stage!r} is not a stage of this sweep ({did_you_mean(stage, block)})", where=where)
+        if inner != GIVEN:
+            raise UserError(f"a stage takes one -o: stages.{stage}.{GIVEN}=<weights file>, given instead of "
+                            "training the stage; the rest of a stage is the file's to say", where=where)
+        block[stage] = {**block[stage], GIVEN: value}
+        return
     if head == "grid":
         if rest not in block:
             raise UserError(f"{rest!r} is not a grid axis of this sweep ({did_you_mean(rest, block)}); "

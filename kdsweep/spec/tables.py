@@ -172,8 +172,13 @@ def _validate_column(where: str, col: Any) -> dict:
 
 def _validate_pivot(where: str, table: dict) -> None:
     for axis in ("rows", "cols"):
-        if not isinstance(table.get(axis), str) or not table[axis]:
-            raise UserError(f"a pivot needs `{axis}: <dotted config key>`", where=f"{where}.{axis}")
+        value = table.get(axis)
+        if isinstance(value, dict):  # `{cases: [{when: ..., text: ...}]}`: a run sits under every case it matches
+            _check_keys(f"{where}.{axis}", value, ("cases",))
+            _check_cases(f"{where}.{axis}.cases", value.get("cases"))
+        elif not isinstance(value, str) or not value:
+            raise UserError(f"a pivot needs `{axis}: <dotted config key>` or `{axis}: {{cases: [{{when: "
+                            "{key: value}, text: label}, ...]}`", where=f"{where}.{axis}")
     if "agg" in table:
         _check_choice(f"{where}.agg", table["agg"], PIVOT_AGGS)
     for key in ("row_order", "col_order"):
