@@ -52,7 +52,7 @@ def test_the_check_runs_on_the_cpu_without_ray_mlflow_or_optuna(cpu_check):
     assert {r["sweep"] for r in engine["rows"]} == {"quickstart.yaml"} and len(trained) == 3
     assert all(r["amp"] == "off" and r["syncs inside"] == "n/a" for r in trained)  # CPU: no AMP, no sync count
     assert parts["cuda_equality"]["status"] == "skipped" and "no CUDA" in parts["cuda_equality"]["reason"]
-    assert "ray" in parts["scheduling"]["reason"] and "hidden by the test" in parts["scheduling"]["reason"]
+    assert "mlflow" in parts["scheduling"]["reason"] and "hidden by the test" in parts["scheduling"]["reason"]
     throughput = {r["what"]: r for r in parts["throughput"]["rows"]}
     assert [w for w in throughput if w.startswith("KD student")] == \
         ["KD student x 1, AMP off", "KD students x 2, AMP off", "KD students x 4, AMP off"]
