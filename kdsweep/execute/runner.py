@@ -4,8 +4,9 @@ Order of events, each step safe to interrupt:
 1. preflight (names, files) and the store check: a user mistake exits 2 before anything runs;
 2. take the sweep's lock in the store, so two drivers never train the same runs;
 3. create the experiment, parent and child runs (the driver owns them; workers get run ids);
-4. submit every job at once, each taking its stage jobs' results as arguments: Ray starts a
-   job the moment its stages are done and a slot is free;
+4. one loop (`drive`) between two seams (backends.py): the feed hands out jobs (the plan's, all at
+   once, each taking its stage jobs' results as arguments; then a search's trials as slots free
+   up) and the backend runs them (Ray tasks, or inline in this process);
 5. collect results as they come (failed runs are retried inside their job: --retries), draw the view;
 6. on Ctrl-C cancel what runs, mark it KILLED; the next `kdsweep run` resumes it.
 """
@@ -19,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.live import Live
 
+from kdsweep.execute.backends import InlineBackend, JobFeed, RayBackend, quietly
 from kdsweep.execute.jobs import Job, build_jobs
 from kdsweep.execute.preflight import preflight
-from kdsweep.execute.progress import SKIPPED, LiveView, ProgressBoard, RunView, failure_lines
+from kdsweep.execute.progress import SKIPPED, failure_lines
 from kdsweep.execute.resources import Slots, parse_gpu_list, plan_slots
 from kdsweep.plan import Plan
 from kdsweep.status import RunStatus
@@ -165,10 +166,10 @@ def run_sweep(plan: Plan, opts: RunOptions) -> SweepOutcome:
         finished_deps = {run.key: _finished_dep(prepared[run.key].run_id, uri, checkpoint_root, plan.sweep.name,
                                                 run.key)
                          for run in plan.runs if prepared[run.key].action == "skip"}
-        execute = _execute_inline if opts.inline else _execute
+        backend = InlineBackend(plan, finished_deps, opts, uri, console) if opts.inline else \
+            RayBackend(plan, jobs, finished_deps, slots, opts, uri, console)
         stopped: dict[str, str] = {}
-        code = execute(plan, jobs, finished_deps, slots, opts, uri, tracker, console, statuses, reasons, stopped,
-                       search)
+        code = drive(JobFeed(jobs, search), backend, plan, tracker, console, statuses, reasons, stopped)
         if search is not None:
             console.print(search.summary())
         if code == EXIT_INTERRUPTED:
@@ -213,119 +214,27 @@ def _finished_dep(run_id: str, uri: str, checkpoint_root: Path, sweep: str, key:
             "workdir": str(workdir_for(checkpoint_root, sweep, key))}
 
 
-def _execute(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots: Slots, opts: RunOptions,
-             uri: str, tracker: Any, console: Console, statuses: dict[str, str], reasons: dict[str, str],
-             stopped: dict[str, str], search: Any = None) -> int:
-    import ray
-
-    from kdsweep.execute.worker import run_job
-
-    board = ray.remote(num_cpus=0)(ProgressBoard).remote()
-    remote_job = ray.remote(run_job).options(max_retries=opts.worker_retries, retry_exceptions=False,
-                                             **slots.ray_options())
-    views = [RunView(key=t.key, name=t.name, epochs=t.epochs) for j in jobs for t in j.runs]
-    live_view = LiveView(plan.sweep.name, views, console)
-    job_of_key = {t.key: j for j in jobs for t in j.runs}
-    refs: dict[Any, Job] = {}
-    job_ref: dict[str, Any] = {}
-
-    def submit(job: Job) -> None:
-        deps = []
-        ready = {}
-        for key in job.depends_on:
-            if key in job_of_key and job_of_key[key].id in job_ref:
-                deps.append(job_ref[job_of_key[key].id])
-            elif key in finished_deps:
-                ready[key] = finished_deps[key]
-            else:  # the stage is neither planned to train now nor finished: it failed to be created
-                ready[key] = {"status": RunStatus.NOT_RUN, "reason": "stage missing from the store"}
-        extra = {"prune": search.pruner(job)} if search is not None and search.owns(job.keys[0]) else {}
-        ref = remote_job.remote(job.payload(), ready, *deps, uri=uri, board=board, threads=slots.threads,
-                                system_metrics=opts.system_metrics, retries=opts.retries, train_fn=opts.train_fn,
-                                **extra)
-        refs[ref] = job
-        job_ref[job.id] = ref
-
-    for job in jobs:  # plan order: a job's stages are submitted before it
-        submit(job)
-
+def drive(feed: JobFeed, backend: RayBackend | InlineBackend, plan: Plan, tracker: Any, console: Console,
+          statuses: dict[str, str], reasons: dict[str, str], stopped: dict[str, str]) -> int:
+    """The one loop: start what the feed has for the free slots, record what ended, tell the feed."""
     interrupted = False
     previous = signal.getsignal(signal.SIGINT)
-    # transient: the live table goes when the sweep ends; the summary and failures are printed once below.
-    live = Live(live_view.render(), console=console, refresh_per_second=2, transient=True) \
-        if not live_view.plain else None
     try:
-        if live:
-            live.start()
-        while refs or (search is not None and not search.done):
-            if search is not None:
-                for job in search.top_up(statuses, slots.concurrency - len(refs)):
-                    live_view.runs.update({t.key: RunView(key=t.key, name=t.name, epochs=t.epochs) for t in job.runs})
-                    submit(job)
-                if not refs:  # nothing in flight and nothing could start: the search is stuck, not busy
-                    break
-            done, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
-            live_view.merge(ray.get(board.snapshot.remote()))
-            for ref in done:
-                job = refs.pop(ref)
-                results = _record(_collect(ref, job, uri), statuses, reasons, stopped)
-                for key, res in results.items():
-                    live_view.set_state(key, res["status"], res.get("reason"))
-                if search is not None:
-                    search.on_results(results)
-            if live:
-                live.update(live_view.render())
+        while True:
+            for job in feed.take(statuses, backend.free_slots):
+                backend.submit(job, feed.extra(job))
+            if not backend.busy:  # nothing in flight and nothing could start: done (or a search is stuck)
+                break
+            for _job, results in backend.wait():
+                feed.told(_record(results, statuses, reasons, stopped))
     except KeyboardInterrupt:
         interrupted = True
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
-        console.print("interrupted: cancelling running jobs; `kdsweep run` again resumes them")
-        for ref in list(refs):
-            try:
-                ray.cancel(ref, force=True)
-            except Exception:
-                pass
-        _mark_killed(list(refs.values()), tracker, statuses)
-        live_view.interrupted(statuses)
+        _mark_killed(backend.interrupt(statuses), tracker, statuses)
     finally:
-        if live:
-            live.update(live_view.render())
-            live.stop()
+        backend.close(statuses, interrupted)
         signal.signal(signal.SIGINT, previous)
-    console.print(live_view.summary_line())
     return EXIT_INTERRUPTED if interrupted else _exit_code(plan, statuses, reasons, stopped, console)
-
-
-def _execute_inline(plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots: Slots, opts: RunOptions,
-                    uri: str, tracker: Any, console: Console, statuses: dict[str, str],
-                    reasons: dict[str, str], stopped: dict[str, str], search: Any = None) -> int:
-    """The same jobs, in plan order, in this process: a debugger and a traceback see everything."""
-    from kdsweep.execute.worker import run_job
-
-    done: dict[str, dict] = dict(finished_deps)
-    queue = list(jobs)
-    try:
-        while queue or (search is not None and not search.done):
-            if not queue:  # a search's next trial, asked once the last one was told
-                queue = search.top_up(statuses, 1)
-                jobs.extend(queue)
-                if not queue:
-                    break
-            job = queue.pop(0)
-            console.print(f"job {job.label}")
-            extra = {"prune": search.pruner(job)} if search is not None and search.owns(job.keys[0]) else {}
-            results = run_job(job.payload(), done, uri=uri, threads=opts.threads,
-                              system_metrics=opts.system_metrics, retries=opts.retries, train_fn=opts.train_fn,
-                              **extra)
-            done.update(_record(results, statuses, reasons, stopped))
-            if search is not None:
-                search.on_results(results)
-            for key, res in results.items():
-                console.print(f"  {plan.by_key[key].name}: {res['status']}"
-                              + (f" ({res['reason']})" if res.get("reason") else ""))
-    except KeyboardInterrupt:
-        _mark_killed(jobs, tracker, statuses)
-        return EXIT_INTERRUPTED
-    return _exit_code(plan, statuses, reasons, stopped, console)
 
 
 def _record(results: dict[str, dict], statuses: dict[str, str], reasons: dict[str, str],
@@ -345,20 +254,8 @@ def _mark_killed(jobs: list[Job], tracker: Any, statuses: dict[str, str]) -> Non
     for job in jobs:
         for t in job.runs:
             if statuses.get(t.key) not in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.NOT_RUN):
-                _quietly(tracker.mark, t.run_id, RunStatus.KILLED, reason="interrupted (Ctrl-C)")
+                quietly(tracker.mark, t.run_id, RunStatus.KILLED, reason="interrupted (Ctrl-C)")
                 statuses[t.key] = RunStatus.KILLED
-
-
-def _quietly(fn: Any, *args: Any, **kwargs: Any) -> None:
-    """A bookkeeping write from the driver: if the store is away, say so in one line and go on
-    (the run stays unfinished in the store, and the next `kdsweep run` resumes it)."""
-    import logging
-
-    try:
-        fn(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001
-        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        logging.getLogger(__name__).warning("could not record a run's end in the store (%s)", text)
 
 
 def _exit_code(plan: Plan, statuses: dict[str, str], reasons: dict[str, str], stopped: dict[str, str],
@@ -369,20 +266,3 @@ def _exit_code(plan: Plan, statuses: dict[str, str], reasons: dict[str, str], st
     for line in failure_lines([(statuses[k], f"{plan.by_key[k].name} ({k[:8]})", reasons.get(k, "")) for k in bad if k not in stopped]):
         console.print("  " + line, markup=False, highlight=False)
     return EXIT_SOME_FAILED if bad else EXIT_OK
-
-
-def _collect(ref: Any, job: Job, uri: str) -> dict[str, dict]:
-    """A job's per-run results; a job that died for good (retries spent) fails its runs."""
-    import ray
-
-    from kdsweep.tracking.marking import mark_run
-
-    try:
-        return ray.get(ref)
-    except Exception as exc:  # worker died more often than it may be retried, or Ray itself failed
-        reason = f"job failed in Ray: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        out = {}
-        for t in job.runs:
-            _quietly(mark_run, uri, t.run_id, RunStatus.FAILED, reason=reason)
-            out[t.key] = {"status": RunStatus.FAILED, "reason": reason}
-        return out
