@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast lint bench gpu-check clean
 
 # setuptools warns at every editable install that a folder named like the package in the working
 # directory may shadow it on import: here that folder *is* the package, so the warning is filtered.
@@ -39,6 +39,15 @@ bench: $(STAMP)
 	cd benchmarks && ../$(BIN)/python bench_fused.py --rounds 2
 	cd benchmarks && ../$(BIN)/python bench_data.py
 	cd benchmarks && ../$(BIN)/python bench_sched.py --rounds 1 --jobs 20
+
+# The GPU check (benchmarks/README.md): every CUDA path in at most 8 minutes, report.md / .json in
+# $(OUT). No venv: a lent GPU machine runs a plain checkout on its own Python (on the device tool's
+# machine $OUT is already set, to the folder whose files come back). Without a GPU: tiny CPU sizes.
+# An existing PYTHONPATH (carried wheels unpacked with pip --target) is kept after the checkout.
+OUT ?= benchmarks/gpu/$(shell date -u +%Y-%m-%d-%H%M)
+
+gpu-check:
+	PYTHONPATH=.$${PYTHONPATH:+:$$PYTHONPATH} $(PY) benchmarks/gpu_check.py $(OUT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check kdsweep tests benchmarks
