@@ -39,7 +39,7 @@ def test_every_write_up_data_set_is_registered():
         ({"copies": ["RandomHorizontalFlip"]}, "data.copies: expected a non-empty list of transform lists"),
         (
             {"train_transforms": [{"name": "RandomCrop"}]},
-            r"data.train_transforms\[0\]: bad arguments for RandomCrop",
+            r"data.train_transforms\[0\]: RandomCrop needs size",
         ),
         ({"val_transforms": ["Normalise"]}, r"data.val_transforms\[0\].name: unknown transform 'Normalise'"),
     ],
