@@ -135,8 +135,20 @@ class EntryTable:
 
     def get(self, name: Any, *, where: str | None = None) -> Any:
         if isinstance(name, str) and name in self.entries:
-            return self.entries[name]
+            return _imported(self.entries[name])
         raise UserError(f"unknown {self.kind} {name!r}; {did_you_mean(name, self.known())}", where=where)
+
+
+def _imported(entry: Entry) -> Entry:
+    """The entry as its module declares it, once that module is imported (the engine's side): so the
+    options it parses are instances of the module's own Options class, not of the spec block's copy
+    that the plan ran without torch. Before the import (the plan's side), the spec block's entry."""
+    module = sys.modules.get(entry.module)
+    declared = getattr(module, "ENTRIES", None) or [getattr(module, "ENTRY", None)] if module else []
+    for real in declared:
+        if isinstance(real, Entry) and real.name == entry.name:
+            return dataclasses.replace(real, module=entry.module)
+    return entry
 
 
 def module_name(path: Path) -> str:

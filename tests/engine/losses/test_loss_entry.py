@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -105,3 +106,19 @@ def test_the_engine_trains_with_it(toy):
     assert float(terms["toykd"].detach()) == pytest.approx(2.0 * float(want.detach()))
     sum(terms.values()).backward()
     assert s.grad is not None and torch.isfinite(s.grad).all()
+
+
+def test_once_the_engine_imports_a_term_its_options_are_the_modules_own_class():
+    """The plan parses with the spec block's copy of an Options class (run without torch); once the
+    engine has imported the term's module, the entry is the module's own, so `from_options` gets an
+    instance of the class written in the file (one class at run time, not two)."""
+    from kdsweep.engine.losses.dkd import DKDOptions
+    from kdsweep.engine.optim import SGDOptions
+    from kdsweep.engine.schedules import CosineOptions
+    from kdsweep.spec.entries import OPTIMIZERS, SCHEDULES
+
+    assert type(LOSSES.get("dkd").parse({"beta": 2}, "loss.dkd")) is DKDOptions
+    assert type(OPTIMIZERS.get("sgd").parse({}, "optim")) is SGDOptions
+    assert type(SCHEDULES.get("cosine").parse({}, "schedule")) is CosineOptions
+    copy = read_spec_block(Path(sys.modules[DKDOptions.__module__].__file__))[0]  # what the plan runs
+    assert copy.options is not DKDOptions and copy.options.__name__ == "DKDOptions"
