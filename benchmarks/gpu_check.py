@@ -83,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cuda:0" if cuda else "cpu")
     if not cuda:
         torch.set_num_threads(min(2, torch.get_num_threads()))  # tiny sizes: more threads only contend
+    else:  # as a job does before its first CUDA call (cuBLAS reads its workspace setting once)
+        from kdsweep.engine.runtime import configure
+
+        configure({}, device)
     with tempfile.TemporaryDirectory(prefix="kdsweep-gpu-check-") as tmp:
         ctx = Context(device, GPU if cuda else TINY, Path(tmp), args.out, tuple(args.sweeps))
         head = report.header(ctx)

@@ -67,6 +67,7 @@ def shape_key(configs: list[dict[str, Any]]) -> str:
 def on_fake_data(configs: list[dict[str, Any]], ctx: Context, root: Path) -> list[dict[str, Any]]:
     """The group's configs for one short epoch on `fake` data at the real data's classes and size."""
     from kdsweep.engine.data.build import dataset_info
+    from kdsweep.engine.data.fake import CLASSES
     from kdsweep.engine.timing import short_configs
 
     sizes = ctx.sizes
@@ -78,7 +79,8 @@ def on_fake_data(configs: list[dict[str, Any]], ctx: Context, root: Path) -> lis
         size = data.get("input_size") or info["input_size"]
         if sizes.engine_max_input:
             size = min(size, sizes.engine_max_input)
-        cfg["data"] = {**data, "name": "fake", "root": None, "num_classes": info["num_classes"],
+        classes = info["num_classes"] or CLASSES  # None: only the data set's files know its classes
+        cfg["data"] = {**data, "name": "fake", "root": None, "num_classes": classes,
                        "input_size": size, "batch_size": sizes.engine_batch or data["batch_size"],
                        "val_batch_size": None, "workers": 0}
         faked.append(cfg)

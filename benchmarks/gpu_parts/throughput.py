@@ -76,7 +76,7 @@ def run(ctx: Context, result: PartResult) -> None:
     teacher, student = sizes.throughput_pair or pick_pair()
     result.status = MEASURED
     result.reason = (f"{teacher} -> {student}, {CLASSES} classes, {SIZE} px, batch {sizes.throughput_batch}, "
-                     f"{sizes.throughput_steps} batches per epoch, on {ctx.device.type}")
+                     f"batches per epoch: {sizes.throughput_steps}, on {ctx.device.type}")
     folder = ctx.work / "throughput"
     folder.mkdir(parents=True, exist_ok=True)
     ckpt = folder / "teacher.pt"
