@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,9 +98,8 @@ def _init_ray(opts: RunOptions) -> None:
 def _hardware(slots: Slots) -> str:
     import platform
 
-    import ray
-
-    if ray.is_initialized():
+    ray = sys.modules.get("ray")  # --inline never imports Ray, which may not be installed (a GPU box's own Python)
+    if ray is not None and ray.is_initialized():
         resources = ray.cluster_resources()
         nodes = len([n for n in ray.nodes() if n.get("Alive")])
     else:  # inline
