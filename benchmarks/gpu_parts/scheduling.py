@@ -60,7 +60,8 @@ def run(ctx: Context, result: PartResult) -> None:
         if row["status"] != PASSED:
             failed.append(f"{label}: {row['status']}")
     result.notes.append("'most at once' is read from the runs' start and end tags: jobs this small may end "
-                        "before the next one starts; 'slots planned' is the sweep's hardware tag: what kdsweep run planned to run on.")
+                        "before the next one starts; 'slots planned' is the sweep's hardware tag: what "
+                        "kdsweep run planned to run on.")
     result.status = FAILED if failed else PASSED
     result.reason = "; ".join(failed) or f"{JOBS} jobs {'each way' if len(ways) > 1 else 'inline'}, every run FINISHED"
     if no_ray:
