@@ -31,14 +31,22 @@ import traceback
 from pathlib import Path
 
 START = time.monotonic()
-sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # kdsweep from this checkout, also without PYTHONPATH
+sys.path.insert(
+    1, str(Path(__file__).resolve().parents[1])
+)  # kdsweep from this checkout, also without PYTHONPATH
 
 import torch  # noqa: E402 - after the path: the parts import kdsweep
 from gpu_parts import batched, cuda_equality, data_path, engine_sweeps, report, scheduling, throughput  # noqa: E402
 from gpu_parts.common import ERROR, GPU, TIMED_OUT, TINY, Context, PartResult, PartTimeout, time_cap  # noqa: E402
 
-PARTS = {"engine": engine_sweeps, "cuda_equality": cuda_equality, "throughput": throughput,
-         "data_path": data_path, "batched": batched, "scheduling": scheduling}  # the report's order
+PARTS = {
+    "engine": engine_sweeps,
+    "cuda_equality": cuda_equality,
+    "throughput": throughput,
+    "data_path": data_path,
+    "batched": batched,
+    "scheduling": scheduling,
+}  # the report's order
 # The order they run in: the engine part last, since it alone has more to do than its share (every
 # sweep's groups) and takes whatever the others left of the budget; and a kernel fault there that
 # breaks the CUDA context cannot spoil the parts before it.
@@ -71,11 +79,19 @@ def run_part(name: str, ctx: Context) -> PartResult:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path, help="folder for report.md and report.json (created)")
-    ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                    help="auto: CUDA when visible (GPU sizes), else the CPU (tiny sizes)")
+    ap.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="auto: CUDA when visible (GPU sizes), else the CPU (tiny sizes)",
+    )
     ap.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS), help="default: all")
-    ap.add_argument("--sweeps", nargs="+", default=[],
-                    help="part a: only these sweep files or folders under sweeps/ (default: every sweep)")
+    ap.add_argument(
+        "--sweeps",
+        nargs="+",
+        default=[],
+        help="part a: only these sweep files or folders under sweeps/ (default: every sweep)",
+    )
     args = ap.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         ap.error("--device cuda: no CUDA device is visible")

@@ -23,7 +23,14 @@ import torch
 REPO = Path(__file__).resolve().parents[2]
 
 # Statuses a part ends with. Only FAILED and ERROR of a correctness part fail the check.
-PASSED, FAILED, MEASURED, SKIPPED, TIMED_OUT, ERROR = "passed", "failed", "measured", "skipped", "timed out", "error"
+PASSED, FAILED, MEASURED, SKIPPED, TIMED_OUT, ERROR = (
+    "passed",
+    "failed",
+    "measured",
+    "skipped",
+    "timed out",
+    "error",
+)
 
 
 @dataclass
@@ -62,17 +69,52 @@ class Sizes:
     caps: dict[str, float]  # seconds per part at most; the engine part, run last, also stops at the budget
 
 
-GPU = Sizes("GPU", engine_steps=3, engine_batch=None, engine_max_input=None, throughput_pair=None, throughput_batch=64,
-            throughput_steps=20, ks=(4, 8), teacher_steps=10, cifar_images=8192, jpegs=256, loader_workers=8,
-            caps={"engine": 480, "cuda_equality": 30, "throughput": 70, "data_path": 40, "batched": 45,
-                  "scheduling": 80})
+GPU = Sizes(
+    "GPU",
+    engine_steps=3,
+    engine_batch=None,
+    engine_max_input=None,
+    throughput_pair=None,
+    throughput_batch=64,
+    throughput_steps=20,
+    ks=(4, 8),
+    teacher_steps=10,
+    cifar_images=8192,
+    jpegs=256,
+    loader_workers=8,
+    caps={
+        "engine": 480,
+        "cuda_equality": 30,
+        "throughput": 70,
+        "data_path": 40,
+        "batched": 45,
+        "scheduling": 80,
+    },
+)
 # Batch 4 and inputs of at most 32 px: a ResNet-50 at 224 px is seconds per step on a busy CPU;
 # the digits pair for throughput: resnet32x4's forward alone takes a second for 4 images there.
-TINY = Sizes("tiny (CPU)", engine_steps=1, engine_batch=4, engine_max_input=32,
-             throughput_pair=("digits_teacher", "digits_student"), throughput_batch=4, throughput_steps=1, ks=(2, 4),
-             teacher_steps=2, cifar_images=256, jpegs=8, loader_workers=0,
-             caps={"engine": 480, "cuda_equality": 60, "throughput": 60, "data_path": 60, "batched": 30,
-                   "scheduling": 240})
+TINY = Sizes(
+    "tiny (CPU)",
+    engine_steps=1,
+    engine_batch=4,
+    engine_max_input=32,
+    throughput_pair=("digits_teacher", "digits_student"),
+    throughput_batch=4,
+    throughput_steps=1,
+    ks=(2, 4),
+    teacher_steps=2,
+    cifar_images=256,
+    jpegs=8,
+    loader_workers=0,
+    caps={
+        "engine": 480,
+        "cuda_equality": 60,
+        "throughput": 60,
+        "data_path": 60,
+        "batched": 30,
+        "scheduling": 240,
+    },
+)
 
 
 @dataclass
@@ -133,8 +175,15 @@ def repo_env() -> dict[str, str]:
 def run_child(args: list[str], *, cwd: Path, timeout: float) -> subprocess.CompletedProcess:
     """Run `python ARGS` with this checkout importable, in a process group of its own that is
     killed whole on a timeout or a time cap (a Ray cluster started by the child goes with it)."""
-    with subprocess.Popen([sys.executable, *args], cwd=cwd, env=repo_env(), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, start_new_session=True) as proc:
+    with subprocess.Popen(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=repo_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as proc:
         try:
             out, err = proc.communicate(timeout=timeout)
         except BaseException:

@@ -30,6 +30,8 @@ def run(ctx: Context, result: PartResult) -> None:
         result.notes.extend(lines[-15:])
     elif "skipped" in summary:
         result.status = SKIPPED
-        result.reason = "pytest skipped it: no CUDA device" if not ctx.cuda else f"pytest skipped it: {summary}"
+        result.reason = (
+            "pytest skipped it: no CUDA device" if not ctx.cuda else f"pytest skipped it: {summary}"
+        )
     else:
         result.status, result.reason = PASSED, summary

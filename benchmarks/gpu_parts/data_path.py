@@ -25,8 +25,15 @@ ROUNDS = {True: 3, False: 1}  # on CUDA / on the CPU
 
 
 def pil_loader(dataset: Dataset, batch: int, workers: int, cuda: bool) -> DataLoader:
-    return DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers, persistent_workers=workers > 0,
-                      pin_memory=cuda, generator=torch.Generator().manual_seed(0))
+    return DataLoader(
+        dataset,
+        batch_size=batch,
+        shuffle=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=cuda,
+        generator=torch.Generator().manual_seed(0),
+    )
 
 
 def compare(ctx: Context, bundle: Any, loader: DataLoader) -> tuple[float, float]:
@@ -47,7 +54,7 @@ def compare(ctx: Context, bundle: Any, loader: DataLoader) -> tuple[float, float
     times: dict[str, list[float]] = {"tensor": [], "pil": []}
     sides = {"tensor": tensor_epoch, "pil": pil_epoch}
     for r in range(1 + ROUNDS[ctx.cuda]):
-        for name in (("tensor", "pil") if r % 2 == 0 else ("pil", "tensor")):
+        for name in ("tensor", "pil") if r % 2 == 0 else ("pil", "tensor"):
             t0 = time.perf_counter()
             sides[name]()
             if r > 0:  # round 0 warms up (workers start, kernels load)
@@ -60,22 +67,40 @@ def run(ctx: Context, result: PartResult) -> None:
     root = ctx.work / "data_path"
     workers = min(sizes.loader_workers, os.cpu_count() or 1)
     result.status = MEASURED
-    result.reason = (f"tensor path on {ctx.device.type}; PIL DataLoader with {workers} worker(s), batches copied "
-                     f"to the device; median of {ROUNDS[ctx.cuda]} round(s) after a warm-up")
+    result.reason = (
+        f"tensor path on {ctx.device.type}; PIL DataLoader with {workers} worker(s), batches copied "
+        f"to the device; median of {ROUNDS[ctx.cuda]} round(s) after a warm-up"
+    )
     rows = result.rows
     n = sizes.cifar_images
     bundle, pil = cifar_sides(root, n, 128, ctx.device)
-    rows.append(_row("CIFAR-sized 32x32, RandomCrop(32, 4) + flip, batch 128", n, workers,
-                     *compare(ctx, bundle, pil_loader(pil, 128, workers, ctx.cuda))))
+    rows.append(
+        _row(
+            "CIFAR-sized 32x32, RandomCrop(32, 4) + flip, batch 128",
+            n,
+            workers,
+            *compare(ctx, bundle, pil_loader(pil, 128, workers, ctx.cuda)),
+        )
+    )
     if sizes.jpegs:
         n = sizes.jpegs
         bundle, pil, build_s, map_s = jpeg_sides(root, n, 64, ctx.device)
-        row = _row("JPEG 500x375 -> RandomResizedCrop(224) + flip, batch 64, decode-once cache", n, workers,
-                   *compare(ctx, bundle, pil_loader(pil, 64, workers, ctx.cuda)))
+        row = _row(
+            "JPEG 500x375 -> RandomResizedCrop(224) + flip, batch 64, decode-once cache",
+            n,
+            workers,
+            *compare(ctx, bundle, pil_loader(pil, 64, workers, ctx.cuda)),
+        )
         row["note"] = f"cache built in {build_s:.1f} s, mapped in {map_s * 1e3:.0f} ms"
         rows.append(row)
 
 
 def _row(case: str, n: int, workers: int, tensor_s: float, pil_s: float) -> dict[str, Any]:
-    return {"case": case, "images": n, "tensor path images/s": round(n / tensor_s),
-            "PIL images/s": round(n / pil_s), "PIL loader workers": workers, "speed-up": round(pil_s / tensor_s, 2)}
+    return {
+        "case": case,
+        "images": n,
+        "tensor path images/s": round(n / tensor_s),
+        "PIL images/s": round(n / pil_s),
+        "PIL loader workers": workers,
+        "speed-up": round(pil_s / tensor_s, 2),
+    }

@@ -80,9 +80,16 @@ def on_fake_data(configs: list[dict[str, Any]], ctx: Context, root: Path) -> lis
         if sizes.engine_max_input:
             size = min(size, sizes.engine_max_input)
         classes = info["num_classes"] or CLASSES  # None: only the data set's files know its classes
-        cfg["data"] = {**data, "name": "fake", "root": None, "num_classes": classes,
-                       "input_size": size, "batch_size": sizes.engine_batch or data["batch_size"],
-                       "val_batch_size": None, "workers": 0}
+        cfg["data"] = {
+            **data,
+            "name": "fake",
+            "root": None,
+            "num_classes": classes,
+            "input_size": size,
+            "batch_size": sizes.engine_batch or data["batch_size"],
+            "val_batch_size": None,
+            "workers": 0,
+        }
         faked.append(cfg)
     short = short_configs(faked, root, ctx.sizes.engine_steps, n_train=10**9, n_val=10**9)
     for cfg in short:
@@ -101,7 +108,9 @@ def describe(configs: list[dict[str, Any]]) -> dict[str, str]:
     first = configs[0]
     teacher = (first.get("teacher") or {}).get("arch")
     models = f"{teacher} -> {first['student']['arch']}" if teacher else first["student"]["arch"]
-    terms = sorted({t for c in configs for t, v in c["loss"].items() if v is not None and t != "teacher_mode"})
+    terms = sorted(
+        {t for c in configs for t, v in c["loss"].items() if v is not None and t != "teacher_mode"}
+    )
     return {"models": models, "losses": "+".join(terms)}
 
 
@@ -117,28 +126,42 @@ def train_once(configs: list[dict[str, Any]], amp: str, ctx: Context, folder: Pa
     shape = f"{data['num_classes']} classes, {data['input_size']} px, batch {data['batch_size']}"
     t0 = time.perf_counter()
     with count_host_syncs(ctx.device) as syncs:
-        results = train_group(short, workdirs=[folder / f"run{i}" for i in range(len(short))],
-                              loggers=[NullLogger() for _ in short], device=str(ctx.device))
+        results = train_group(
+            short,
+            workdirs=[folder / f"run{i}" for i in range(len(short))],
+            loggers=[NullLogger() for _ in short],
+            device=str(ctx.device),
+        )
     row: dict[str, Any] = {"data": shape, "seconds": round(time.perf_counter() - t0, 2)}
     bad = sorted({f"{r.status}: {r.reason}" for r in results if r.status != "FINISHED"})
     row["status"] = PASSED if not bad else f"{FAILED}: {'; '.join(bad)[:300]}"
     if syncs is None:
         row.update({"syncs inside": "n/a", "syncs epoch end": "n/a", "syncs outside": "n/a", "where": ""})
     else:
-        row.update({"syncs inside": syncs.total(INSIDE), "syncs epoch end": syncs.total(EPOCH_END),
-                    "syncs outside": syncs.total(OUTSIDE), "where": syncs.top(INSIDE)})
+        row.update(
+            {
+                "syncs inside": syncs.total(INSIDE),
+                "syncs epoch end": syncs.total(EPOCH_END),
+                "syncs outside": syncs.total(OUTSIDE),
+                "where": syncs.top(INSIDE),
+            }
+        )
     return row
 
 
 def run(ctx: Context, result: PartResult) -> None:
     jobs = plan_rows(ctx, result)
     if ctx.cuda:
-        result.notes.append("Host syncs counted under torch.cuda.set_sync_debug_mode('warn'); the rule is 0 "
-                            "inside the epoch (training and val steps); 'epoch end' is the engine's one read "
-                            "of its meters and divergence watch per epoch.")
+        result.notes.append(
+            "Host syncs counted under torch.cuda.set_sync_debug_mode('warn'); the rule is 0 "
+            "inside the epoch (training and val steps); 'epoch end' is the engine's one read "
+            "of its meters and divergence watch per epoch."
+        )
     else:
-        result.notes.append("On the CPU: AMP is ignored by the engine (only 'off' runs) and host syncs do not "
-                            "apply (no device queue): not counted.")
+        result.notes.append(
+            "On the CPU: AMP is ignored by the engine (only 'off' runs) and host syncs do not "
+            "apply (no device queue): not counted."
+        )
     row: dict[str, Any] = {}
     try:
         for row, configs in jobs:
@@ -163,24 +186,35 @@ def plan_rows(ctx: Context, result: PartResult) -> list[tuple[dict[str, Any], li
     jobs: list[tuple[int, int, dict[str, Any], list[dict[str, Any]]]] = []
     for path in sweep_files():
         rel = path.relative_to(REPO / "sweeps").as_posix()
-        if ctx.sweeps and not any(rel == name or rel.startswith(name.rstrip("/") + "/") for name in ctx.sweeps):
+        if ctx.sweeps and not any(
+            rel == name or rel.startswith(name.rstrip("/") + "/") for name in ctx.sweeps
+        ):
             continue
         new_groups = 0  # this sweep's groups with a new code path so far: their rank in the training order
         try:
             groups = plan_sweep(path).groups.values()
         except Exception as e:  # noqa: BLE001 - a shipped sweep that does not plan is a failed row
             why = f"{type(e).__name__}: {e}".splitlines()[0][:300]
-            result.rows.append({"#": len(result.rows) + 1, "sweep": rel, "status": f"{FAILED}: cannot plan: {why}"})
+            result.rows.append(
+                {"#": len(result.rows) + 1, "sweep": rel, "status": f"{FAILED}: cannot plan: {why}"}
+            )
             continue
         for runs in groups:
             configs = [r.config for r in runs]
             label = f"stage {runs[0].stage}" if runs[0].stage else runs[0].name
-            label = label if len(label) <= LABEL_CHARS else label[:LABEL_CHARS - 3] + "..."
+            label = label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 3] + "..."
             label += f" (+{len(runs) - 1})" if len(runs) > 1 else ""
             fresh = False
             for amp in amp_modes(configs, ctx):
-                row = {"#": len(result.rows) + 1, "sweep": rel, "group": label, **describe(configs), "amp": amp,
-                       "data": "", "status": "not reached"}
+                row = {
+                    "#": len(result.rows) + 1,
+                    "sweep": rel,
+                    "group": label,
+                    **describe(configs),
+                    "amp": amp,
+                    "data": "",
+                    "status": "not reached",
+                }
                 result.rows.append(row)
                 key = (shape_key(configs), amp)
                 if key in seen:
@@ -198,8 +232,10 @@ def _summarise(ctx: Context, result: PartResult) -> None:
     failed = [r for r in trained if r["status"] != PASSED]
     result.status = FAILED if failed else PASSED
     groups = len({(r["sweep"], r.get("group")) for r in result.rows})
-    result.reason = (f"{len(trained)} trainings ({len(failed)} failed) cover {groups} groups of "
-                     f"{len({r['sweep'] for r in result.rows})} sweeps")
+    result.reason = (
+        f"{len(trained)} trainings ({len(failed)} failed) cover {groups} groups of "
+        f"{len({r['sweep'] for r in result.rows})} sweeps"
+    )
     if ctx.cuda:
         inside = sum(r.get("syncs inside", 0) for r in trained)
         result.notes.insert(0, f"Host syncs inside epochs, all trainings together: {inside} (rule: 0).")

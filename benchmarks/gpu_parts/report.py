@@ -15,8 +15,10 @@ import torch
 
 from gpu_parts.common import Context, PartResult
 
-NOT_GPU = ("**No figure in this report is a GPU figure**: no CUDA device was visible, so the check ran "
-           "on the CPU at tiny sizes, to prove the script runs; read its timings as nothing more.")
+NOT_GPU = (
+    "**No figure in this report is a GPU figure**: no CUDA device was visible, so the check ran "
+    "on the CPU at tiny sizes, to prove the script runs; read its timings as nothing more."
+)
 
 
 def header(ctx: Context) -> dict[str, Any]:
@@ -25,8 +27,12 @@ def header(ctx: Context) -> dict[str, Any]:
     out: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "machine": f"{platform.node()}, {os.cpu_count()} CPUs, {platform.platform(terse=True)}",
-        "device": str(ctx.device), "sizes": ctx.sizes.name, "gpu_figures": ctx.cuda,
-        "python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+        "device": str(ctx.device),
+        "sizes": ctx.sizes.name,
+        "gpu_figures": ctx.cuda,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
         "cuda": torch.version.cuda or "none (CPU build)",
         "gpu": torch.cuda.get_device_name(ctx.device) if ctx.cuda else "none visible",
         "driver": _driver() if ctx.cuda else "n/a",
@@ -42,8 +48,12 @@ def _driver() -> str:
     if not smi:
         return "unknown (no nvidia-smi)"
     try:
-        proc = subprocess.run([smi, "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True,
-                              text=True, timeout=20)
+        proc = subprocess.run(
+            [smi, "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     except (OSError, subprocess.SubprocessError) as e:
         return f"unknown ({type(e).__name__})"
     return proc.stdout.strip().splitlines()[0] if proc.returncode == 0 and proc.stdout.strip() else "unknown"
@@ -51,8 +61,10 @@ def _driver() -> str:
 
 def write(out: Path, head: dict[str, Any], parts: list[PartResult], wall_s: float, exit_code: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    doc = {"header": {**head, "wall_s": round(wall_s, 1), "exit_code": exit_code},
-           "parts": [p.to_json() for p in parts]}
+    doc = {
+        "header": {**head, "wall_s": round(wall_s, 1), "exit_code": exit_code},
+        "parts": [p.to_json() for p in parts],
+    }
     (out / "report.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
     (out / "report.md").write_text(markdown(doc["header"], parts))
 
@@ -61,11 +73,29 @@ def markdown(head: dict[str, Any], parts: list[PartResult]) -> str:
     lines = ["# kdsweep GPU check", ""]
     if not head["gpu_figures"]:
         lines += [NOT_GPU, ""]
-    lines += [f"- {key}: {head[key]}" for key in ("date", "machine", "gpu", "driver", "cuda", "torch", "torchvision",
-                                                   "python", "device", "sizes", "wall_s", "exit_code")]
+    lines += [
+        f"- {key}: {head[key]}"
+        for key in (
+            "date",
+            "machine",
+            "gpu",
+            "driver",
+            "cuda",
+            "torch",
+            "torchvision",
+            "python",
+            "device",
+            "sizes",
+            "wall_s",
+            "exit_code",
+        )
+    ]
     lines += ["", "| part | status | seconds | why / on what |", "|---|---|---|---|"]
-    lines += [f"| {p.title} | {p.status}{' (fails the check)' if p.failed else ''} | {p.seconds:.1f} | "
-              f"{_cell(p.reason)} |" for p in parts]
+    lines += [
+        f"| {p.title} | {p.status}{' (fails the check)' if p.failed else ''} | {p.seconds:.1f} | "
+        f"{_cell(p.reason)} |"
+        for p in parts
+    ]
     for p in parts:
         lines += ["", f"## {p.title}", "", f"{p.status}: {p.reason}".rstrip(": "), ""]
         if p.rows:

@@ -50,7 +50,9 @@ def run(ctx: Context, result: PartResult) -> None:
     placement = ["--gpus", "0", "--jobs-per-gpu", "2"] if ctx.cuda else ["--cpu-workers", "2"]
     ways = [("--inline", ["--inline"])]
     if no_ray:
-        result.rows.append({"how": "Ray, " + " ".join(placement), "status": f"{SKIPPED}: ray does not import ({no_ray})"})
+        result.rows.append(
+            {"how": "Ray, " + " ".join(placement), "status": f"{SKIPPED}: ray does not import ({no_ray})"}
+        )
     else:
         ways.insert(0, ("Ray, " + " ".join(placement), placement))
     failed = []
@@ -59,11 +61,15 @@ def run(ctx: Context, result: PartResult) -> None:
         result.rows.append(row)
         if row["status"] != PASSED:
             failed.append(f"{label}: {row['status']}")
-    result.notes.append("'most at once' is read from the runs' start and end tags: jobs this small may end "
-                        "before the next one starts; 'slots planned' is the sweep's hardware tag: what "
-                        "kdsweep run planned to run on.")
+    result.notes.append(
+        "'most at once' is read from the runs' start and end tags: jobs this small may end "
+        "before the next one starts; 'slots planned' is the sweep's hardware tag: what "
+        "kdsweep run planned to run on."
+    )
     result.status = FAILED if failed else PASSED
-    result.reason = "; ".join(failed) or f"{JOBS} jobs {'each way' if len(ways) > 1 else 'inline'}, every run FINISHED"
+    result.reason = (
+        "; ".join(failed) or f"{JOBS} jobs {'each way' if len(ways) > 1 else 'inline'}, every run FINISHED"
+    )
     if no_ray:
         result.reason += "; Ray placement not run (ray does not import)"
 
@@ -72,9 +78,16 @@ def _run_cli(label: str, flags: list[str], sweep: Path, folder: Path, ctx: Conte
     folder.mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{(folder / 'mlflow.db').resolve()}"
     t0 = time.perf_counter()
-    proc = run_child(["-m", "kdsweep.cli", "run", str(sweep), "--tracking-uri", uri, "--no-fuse", *flags],
-                     cwd=folder, timeout=ctx.sizes.caps["scheduling"])
-    row: dict[str, Any] = {"how": label, "exit code": proc.returncode, "seconds": round(time.perf_counter() - t0, 1)}
+    proc = run_child(
+        ["-m", "kdsweep.cli", "run", str(sweep), "--tracking-uri", uri, "--no-fuse", *flags],
+        cwd=folder,
+        timeout=ctx.sizes.caps["scheduling"],
+    )
+    row: dict[str, Any] = {
+        "how": label,
+        "exit code": proc.returncode,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
     runs = _children(uri, "gpu_check_placement")
     statuses = sorted(r.info.status for r in runs)
     row["runs"] = f"{statuses.count('FINISHED')} of {len(runs)} FINISHED"
@@ -96,7 +109,9 @@ def _children(uri: str, experiment: str) -> list[Any]:
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         return []
-    return client.search_runs([exp.experiment_id], filter_string=f"tags.`{TAG_ROLE}` = 'run'", max_results=100)
+    return client.search_runs(
+        [exp.experiment_id], filter_string=f"tags.`{TAG_ROLE}` = 'run'", max_results=100
+    )
 
 
 def _hardware(uri: str, experiment: str) -> str:
@@ -107,7 +122,9 @@ def _hardware(uri: str, experiment: str) -> str:
 
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(experiment)
-    parents = client.search_runs([exp.experiment_id], filter_string=f"tags.`{TAG_ROLE}` = 'sweep'") if exp else []
+    parents = (
+        client.search_runs([exp.experiment_id], filter_string=f"tags.`{TAG_ROLE}` = 'sweep'") if exp else []
+    )
     return parents[0].data.tags.get(TAG_HARDWARE, "?") if parents else "?"
 
 

@@ -33,8 +33,9 @@ EPOCH_END_FUNCTIONS = ("diverged", "_end_epoch")
 
 @dataclass
 class SyncCount:
-    by_place: dict[str, Counter] = field(default_factory=lambda: {INSIDE: Counter(), EPOCH_END: Counter(),
-                                                                   OUTSIDE: Counter()})
+    by_place: dict[str, Counter] = field(
+        default_factory=lambda: {INSIDE: Counter(), EPOCH_END: Counter(), OUTSIDE: Counter()}
+    )
 
     def add(self, stack: list[traceback.FrameSummary]) -> None:
         ours = [f for f in stack if f.filename.startswith(PACKAGE)]
@@ -58,7 +59,7 @@ class SyncCount:
 def where(frame: traceback.FrameSummary) -> str:
     """`kdsweep/engine/student.py:152 train_step` (outside kdsweep: the file's name only)."""
     if frame.filename.startswith(PACKAGE):
-        short = "kdsweep/" + frame.filename[len(PACKAGE):].replace(os.sep, "/")
+        short = "kdsweep/" + frame.filename[len(PACKAGE) :].replace(os.sep, "/")
     else:
         short = Path(frame.filename).name
     return f"{short}:{frame.lineno} {frame.name}"

@@ -31,31 +31,58 @@ def cpu_check(tmp_path_factory) -> tuple[subprocess.CompletedProcess, dict, str]
     for name in HIDDEN:
         (root / "hidden" / name).mkdir(parents=True)
         (root / "hidden" / name / "__init__.py").write_text(
-            f"raise ImportError('{name} is hidden by the test, as on the device machine')\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "hidden"), str(REPO)]), "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_check.py"), str(root / "out"),
-                           "--sweeps", "quickstart.yaml"], cwd=root, env=env, capture_output=True, text=True,
-                          timeout=300)
+            f"raise ImportError('{name} is hidden by the test, as on the device machine')\n"
+        )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root / "hidden"), str(REPO)]),
+        "CUDA_VISIBLE_DEVICES": "",
+    }
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "gpu_check.py"),
+            str(root / "out"),
+            "--sweeps",
+            "quickstart.yaml",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc, json.loads((root / "out" / "report.json").read_text()), (root / "out" / "report.md").read_text()
+    return (
+        proc,
+        json.loads((root / "out" / "report.json").read_text()),
+        (root / "out" / "report.md").read_text(),
+    )
 
 
-@pytest.mark.slow  # the check itself in a subprocess: ~30 s on a busy 2-core machine (shared by the two tests)
+@pytest.mark.slow  # the check in a subprocess: ~20-30 s on a busy 2-core machine (shared by two tests)
 def test_the_check_runs_on_the_cpu_without_ray_mlflow_or_optuna(cpu_check):
     _, report, _ = cpu_check
     parts = {p["name"]: p for p in report["parts"]}
     assert list(parts) == list(PARTS)
-    assert all(p["status"] in ("passed", "measured", "skipped") and p["reason"] for p in parts.values()), parts
+    assert all(p["status"] in ("passed", "measured", "skipped") and p["reason"] for p in parts.values()), (
+        parts
+    )
     engine = parts["engine"]
     assert engine["status"] == "passed"
     trained = [r for r in engine["rows"] if r["status"] == "passed"]
     assert {r["sweep"] for r in engine["rows"]} == {"quickstart.yaml"} and len(trained) == 3
-    assert all(r["amp"] == "off" and r["syncs inside"] == "n/a" for r in trained)  # CPU: no AMP, no sync count
+    assert all(
+        r["amp"] == "off" and r["syncs inside"] == "n/a" for r in trained
+    )  # CPU: no AMP, no sync count
     assert parts["cuda_equality"]["status"] == "skipped" and "no CUDA" in parts["cuda_equality"]["reason"]
     assert "mlflow" in parts["scheduling"]["reason"] and "hidden by the test" in parts["scheduling"]["reason"]
     throughput = {r["what"]: r for r in parts["throughput"]["rows"]}
-    assert [w for w in throughput if w.startswith("KD student")] == \
-        ["KD student x 1, AMP off", "KD students x 2, AMP off", "KD students x 4, AMP off"]
+    assert [w for w in throughput if w.startswith("KD student")] == [
+        "KD student x 1, AMP off",
+        "KD students x 2, AMP off",
+        "KD students x 4, AMP off",
+    ]
     assert all(r["peak MiB"] in ("", "not measured") for r in throughput.values())
     assert [r["case"].split()[0] for r in parts["data_path"]["rows"]] == ["CIFAR-sized", "JPEG"]
     assert report["header"]["gpu_figures"] is False and report["header"]["exit_code"] == 0
