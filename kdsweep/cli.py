@@ -15,8 +15,8 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("sweep", help="sweep YAML file, e.g. sweeps/quickstart.yaml")
     p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
                    help="override a value, parsed as YAML (repeatable): a run key (-o epochs=1 -o data.root=/data), "
-                        "seeds, name, a grid axis or a search key (-o seeds=[0] -o grid.loss.kd.T=[1,2] "
-                        "-o search.trials=6)")
+                        "seeds, name, a grid axis, a search key or a stage's weights file (-o seeds=[0] "
+                        "-o grid.loss.kd.T=[1,2] -o search.trials=6 -o stages.big.checkpoint=teacher.pth)")
 
 
 def _warn(plan) -> None:  # noqa: ANN001 - a Plan (not imported here: `kdsweep --help` stays fast)

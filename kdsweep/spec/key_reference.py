@@ -33,7 +33,8 @@ TOP_LEVEL_HELP = {
     "description": "free text",
     "extends": "a base file, relative to this one, deep-merged under it",
     "base": "the run config every point starts from (the run keys below)",
-    "stages": "runs other runs need first, by name (teachers, refinery chains): {name: run-config overrides}",
+    "stages": "runs other runs need first, by name (teachers, refinery chains): {name: run-config overrides}; "
+              "`checkpoint: <file>` in one (or -o stages.<name>.checkpoint=<file>) gives it: not trained",
     "grid": "cartesian product over dotted run keys: {key: [values]}",
     "zip": "axes that vary together (equal lengths): {key: [values]}",
     "points": "explicit extra points, added to the grid: [{key: value}]",
