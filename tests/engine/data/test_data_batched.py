@@ -71,13 +71,22 @@ def test_resized_crop_boxes_follow_torchvisions_rules():
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_resized_crop_equals_crop_then_resize(device):
+    """On a GPU one grid_sample (no antialiasing); on the CPU torchvision's own antialiased
+    resized_crop per sample, for float and uint8 batches alike."""
     x = images(6, size=16, device=device)
     op = batched.ResizedCrop(v2.RandomResizedCrop(10, scale=(0.2, 1.0)), "bilinear")
-    out = op(x, gen(4))
-    for sample, o, (i, j, h, w) in zip(x, out, op.boxes(gen(4), 6, 16, 16).tolist(), strict=True):
-        crop = sample[None, :, i : i + h, j : j + w]
-        expected = F.interpolate(crop, size=(10, 10), mode="bilinear", align_corners=False)[0]
-        assert torch.allclose(o, expected, atol=1e-5)
+    uint8 = [(x * 255).round().to(torch.uint8)] if device == "cpu" else []  # takes_uint8: the CPU only
+    for batch in [x, *uint8]:
+        out = op(batch, gen(4))
+        assert out.dtype == batch.dtype
+        for sample, o, (i, j, h, w) in zip(batch, out, op.boxes(gen(4), 6, 16, 16).tolist(), strict=True):
+            if device == "cpu":
+                expected = TF.resized_crop(sample, i, j, h, w, [10, 10], antialias=True)
+                assert torch.equal(o, expected)
+            else:
+                crop = sample[None, :, i : i + h, j : j + w]
+                expected = F.interpolate(crop, size=(10, 10), mode="bilinear", align_corners=False)[0]
+                assert torch.allclose(o, expected, atol=1e-5)
     identity = batched.ResizedCrop(v2.RandomResizedCrop(16, scale=(1.0, 1.0), ratio=(1.0, 1.0)), "bilinear")
     assert torch.allclose(identity(x, gen()), x, atol=1e-5)
 
@@ -188,3 +197,19 @@ def test_per_sample_ops_that_change_size_fail_clearly():
         UserError, match="data.train_transforms: RandomResize gives images of different sizes"
     ):
         pipeline(x, gen())
+
+
+@pytest.mark.parametrize("fill", [0, 255, 0.5])
+def test_a_uint8_batch_gives_what_its_float_copy_gives(fill):
+    """On the CPU the crops and flips run on uint8 and Normalize converts; a fill that is no whole
+    0..255 level (0.5) makes RandomCrop take floats instead. Same values either way."""
+    specs = [{"name": "RandomCrop", "size": 8, "padding": 3, "fill": fill}, "RandomHorizontalFlip",
+             "RandomVerticalFlip", {"name": "RandomResizedCrop", "size": 6}]
+    pipeline = batched.compile_pipeline(specs, (0.4, 0.5, 0.6), (0.2, 0.3, 0.25), "x")
+    x = (torch.rand(32, 3, 10, 10, generator=gen()) * 255).round().to(torch.uint8)
+    from_uint8, from_float = pipeline(x, gen(5)), pipeline(x.float() / 255, gen(5))
+    assert from_uint8.dtype == torch.float32
+    # RandomResizedCrop rounds to uint8 levels where it is given uint8 (as v2 does): 1/255 apart at most
+    assert (from_uint8 - from_float).abs().max() <= 1 / 255 / 0.2 + 1e-5
+    no_resize = batched.compile_pipeline(specs[:3], (0.4, 0.5, 0.6), (0.2, 0.3, 0.25), "x")
+    assert torch.allclose(no_resize(x, gen(5)), no_resize(x.float() / 255, gen(5)), atol=1e-5)
