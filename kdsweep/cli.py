@@ -17,6 +17,9 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
                    help="override a value, parsed as YAML (repeatable): a run key (-o epochs=1 -o data.root=/data), "
                         "seeds, name, a grid axis, a search key or a stage's weights file (-o seeds=[0] "
                         "-o grid.loss.kd.T=[1,2] -o search.trials=6 -o stages.big.checkpoint=teacher.pth)")
+    p.add_argument("--smoke", action="store_true",
+                   help="a smoke run: every run on fake images shaped like its data set (classes, image size, "
+                        "its transforms), a few steps of one epoch, one seed, in its own experiment <name>-smoke")
 
 
 def _warn(plan) -> None:  # noqa: ANN001 - a Plan (not imported here: `kdsweep --help` stays fast)
@@ -28,7 +31,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from kdsweep.plan import plan_sweep
     from kdsweep.plan.render import print_plan
 
-    plan = plan_sweep(args.sweep, args.override, fuse=not args.no_fuse)
+    plan = plan_sweep(args.sweep, args.override, fuse=not args.no_fuse, smoke=args.smoke)
     _warn(plan)
     if args.estimate:  # measures on this machine: torch, the engine and MLflow load only here
         from kdsweep.execute.estimate import print_estimate
@@ -45,9 +48,10 @@ def _store_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from kdsweep.api import run  # the Python API's run: one set of option names for both
+    from kdsweep.hints import again
     from kdsweep.plan import plan_sweep
 
-    plan = plan_sweep(args.sweep, args.override, fuse=not args.no_fuse)
+    plan = plan_sweep(args.sweep, args.override, fuse=not args.no_fuse, smoke=args.smoke)
     _warn(plan)
     outcome = run(plan, tracking_uri=args.tracking_uri, address=args.address, gpus=args.gpus,
                   jobs_per_gpu=args.jobs_per_gpu, cpu_workers=args.cpu_workers, cpu=args.cpu,
@@ -55,7 +59,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                   system_metrics=not args.no_system_metrics, force=args.force, inline=args.inline,
                   dashboard=args.dashboard, ray_logs=args.ray_logs)
     if outcome.exit_code == 0:
-        print(f"results: kdsweep table {args.sweep}   |   browse: kdsweep ui   (store {outcome.uri})")
+        print(f"results: {again('table', args)}   |   browse: {again('ui', args, sweep=False)}   "
+              f"(store {outcome.uri})")
     return outcome.exit_code
 
 
@@ -63,7 +68,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from kdsweep.plan import plan_sweep
     from kdsweep.tracking.status import print_status
 
-    plan = plan_sweep(args.sweep, args.override)
+    plan = plan_sweep(args.sweep, args.override, smoke=args.smoke)
     return print_status(plan, args.tracking_uri)
 
 
@@ -107,6 +112,13 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command(sub: argparse._SubParsersAction, name: str, *, help: str, **kwargs: object  # noqa: A002
+             ) -> argparse.ArgumentParser:
+    """A sub-command whose --help page opens with its one-line help unless it has a longer description."""
+    kwargs.setdefault("description", help[0].upper() + help[1:] + ".")
+    return sub.add_parser(name, help=help, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kdsweep",
@@ -116,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kdsweep {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("plan", help="expand a sweep into runs and show them (no training)")
+    p = _command(sub, "plan", help="expand a sweep into runs and show them (no training)")
     _sweep_args(p)
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.add_argument("--no-fuse", action="store_true", help="one run per group")
@@ -125,10 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "and wall time (takes seconds to minutes)")
     p.add_argument("--cpu-workers", type=int, default=None, help="with --estimate: as for kdsweep run")
     p.add_argument("--jobs-per-gpu", type=int, default=1, help="with --estimate: as for kdsweep run")
-    p.add_argument("--cpu", action="store_true", help="with --estimate: as for kdsweep run")
+    p.add_argument("--cpu", action="store_true",
+                   help="with --estimate: time the groups on the CPU even where a GPU is, as kdsweep run --cpu "
+                        "would train them")
     p.set_defaults(func=cmd_plan)
 
-    p = sub.add_parser("run", help="train every planned run (Ray on GPUs or CPU), logged to MLflow")
+    p = _command(sub, "run", help="train every planned run (Ray on GPUs or CPU), logged to MLflow")
     _sweep_args(p)
     _store_args(p)
     p.add_argument("--address", default=None, help="join a Ray cluster (e.g. auto); default: $RAY_ADDRESS, "
@@ -150,12 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no Ray: train the jobs one after another in this process (debugging)")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("status", help="counts and a per-run state table from MLflow (trains nothing)")
+    p = _command(sub, "status", help="counts and a per-run state table from MLflow (trains nothing)")
     _sweep_args(p)
     _store_args(p)
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("table", help="print and write the sweep's tables from MLflow")
+    p = _command(sub, "table", help="print and write the sweep's tables from MLflow")
     _sweep_args(p)
     _store_args(p)
     p.add_argument("--out", default=None,
@@ -167,20 +181,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", action="store_true", help="print the write-up's numbers beside ours")
     p.set_defaults(func=cmd_table)
 
-    p = sub.add_parser("plot", help="heatmaps, learning curves and bar charts as PNG (results/generated/, MLflow)")
+    p = _command(sub, "plot", help="heatmaps, learning curves and bar charts as PNG (results/generated/, MLflow)")
     _sweep_args(p)
     _store_args(p)
     p.add_argument("--out", default=None, help="output directory (default results/generated/, git-ignored)")
     p.set_defaults(func=cmd_plot)
 
-    p = sub.add_parser("ui", help="serve the MLflow UI for kdsweep's store on 127.0.0.1")
+    p = _command(sub, "ui", help="serve the MLflow UI for kdsweep's store on 127.0.0.1")
     _store_args(p)
     p.add_argument("--host", default="127.0.0.1",
                    help="interface to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=5000, help="port to listen on (default 5000)")
     p.set_defaults(func=cmd_ui)
 
-    p = sub.add_parser("profile", help="parameters, FLOPs, MAdds and MicroNet score of a model")
+    p = _command(sub, "profile", help="parameters, FLOPs, MAdds and MicroNet score of a model")
     p.add_argument("arch", nargs="?", help="model name, e.g. efficientnet_ex or resnet18 (--list shows them all)")
     p.add_argument("--list", action="store_true", help="list every model name and exit")
     p.add_argument("--num-classes", type=int, default=100, help="classifier outputs (default 100)")
@@ -193,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="with --bench: auto, cpu or cuda")
     p.set_defaults(func=cmd_profile)
 
-    p = sub.add_parser("keys", help="every key a sweep file takes, with defaults and rules (torch-free)",
+    p = _command(sub, "keys", help="every key a sweep file takes, with defaults and rules (torch-free)",
                        description="Every key a sweep file takes: run keys, each optimiser's, schedule's and loss "
                                    "term's options, models with their kwargs, data sets and transforms; generated "
                                    "from the declarations (docs/keys.md is the same list).")

@@ -11,7 +11,7 @@ from typing import Any
 
 from kdsweep.errors import UserError
 from kdsweep.plan import Plan
-from kdsweep.spec.names import unknown_model
+from kdsweep.spec.names import datasets_taking_num_classes, unknown_model
 
 
 def preflight(plan: Plan, *, local: bool = True) -> None:
@@ -39,7 +39,7 @@ def preflight(plan: Plan, *, local: bool = True) -> None:
         if not local:
             continue
         name, root = cfg["data"]["name"], cfg["data"].get("root")
-        if dataset.needs_root:
+        if dataset.needs_root and not cfg["data"].get("fake"):  # a smoke run reads no file of the data set
             if not root:
                 raise UserError(f"data set {name!r} needs `data.root: <directory>`", where=f"{where}: data.root")
             if not Path(root).expanduser().exists():
@@ -81,7 +81,14 @@ def _check_fit(model_cfg: dict, role: str, data_cfg: dict, where: str, checked: 
         return  # the class count is known only once the data is read: the trainer checks then
     if role == "teacher":
         model = build_model(model_cfg, int(classes), where=f"{where}: teacher")
-        load_weights(model, model_cfg["checkpoint"], strict=True, where=f"{where}: teacher.checkpoint")
+        try:
+            load_weights(model, model_cfg["checkpoint"], strict=True, where=f"{where}: teacher.checkpoint")
+        except UserError as exc:
+            if not (data_cfg["name"] in datasets_taking_num_classes() and not model_cfg.get("num_classes")):
+                raise
+            raise UserError(f"{exc.message}; {data_cfg['name']} data has {classes} classes here: set "
+                            f"-o data.num_classes=<the checkpoint's> (or run with --smoke, which fakes the real "
+                            "data set's classes)", where=exc.where) from None
     else:  # build_model loads `init` (by name and shape; a file matching nothing is an error)
         build_model(model_cfg, int(classes), where=f"{where}: student")
 

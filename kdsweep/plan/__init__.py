@@ -8,6 +8,7 @@ from typing import Any
 
 from kdsweep.errors import UserError
 from kdsweep.plan.build import Plan, PlannedRun, build_plan, format_value, run_name
+from kdsweep.plan.smoke import label, with_smoke
 from kdsweep.plan.tables import check_tables
 from kdsweep.spec.load import Sweep, load_sweep
 from kdsweep.spec.overrides import file_origin
@@ -16,12 +17,14 @@ __all__ = ["Plan", "PlannedRun", "build_plan", "format_value", "plan_sweep", "ru
 
 
 def plan_sweep(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] | None = None, *,
-               fuse: bool = True) -> Plan:
+               fuse: bool = True, smoke: bool = False) -> Plan:
     """Load, validate and plan a sweep file; every error names the file (and the `-o` that caused it).
 
     `overrides`: `["epochs=1"]` as `-o` gives them, or `{"epochs": 1}` (spec/overrides.py).
+    `smoke`: every run on fake data shaped like its data set, a few steps, one seed (plan/smoke.py).
     """
-    sweep: Sweep = load_sweep(path, overrides)
+    sweep: Sweep = load_sweep(path, with_smoke(overrides) if smoke else overrides)
+    label(sweep, smoke=smoke)
     try:
         plan = build_plan(sweep, fuse=fuse)
         check_tables(plan)

@@ -12,8 +12,8 @@ import hashlib
 import json
 from typing import Any
 
-from kdsweep.spec.defaults import NON_RESULT_KEYS
-from kdsweep.spec.dotted import set_path
+from kdsweep.spec.defaults import KEYED_WHEN_SET, NON_RESULT_KEYS
+from kdsweep.spec.dotted import get_path, set_path
 
 KEY_LENGTH = 16
 SHORT_LENGTH = 8
@@ -34,6 +34,11 @@ def result_config(config: dict) -> dict:
     out = copy.deepcopy(config)
     for path in NON_RESULT_KEYS:
         set_path(out, path, None)
+    for path in KEYED_WHEN_SET:
+        parent, _, leaf = path.rpartition(".")
+        section = get_path(out, parent) if parent else out
+        if isinstance(section, dict) and not section.get(leaf):
+            section.pop(leaf, None)
     return out
 
 

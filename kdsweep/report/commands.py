@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from kdsweep.errors import UserError, did_you_mean
+from kdsweep.hints import again
 from kdsweep.plan import Plan, plan_sweep
 from kdsweep.report.console import print_rendered
 from kdsweep.report.document import Report, build_report, has_reference, sweep_tables
@@ -28,14 +29,14 @@ def _nothing_stored(uri: str) -> bool:
 
 
 def _no_runs(args: argparse.Namespace, plan: Plan, uri: str) -> int:
-    print(f"kdsweep: no run of sweep {plan.sweep.name!r} in {uri}; run `kdsweep run {args.sweep}` first",
+    print(f"kdsweep: no run of sweep {plan.sweep.name!r} in {uri}; run `{again('run', args)}` first",
           file=sys.stderr)
     return 1
 
 
 def _load(args: argparse.Namespace, *, reference: bool = False, history: tuple[str, ...] = ()
           ) -> tuple[Plan, str, Report | None]:
-    plan = plan_sweep(args.sweep, getattr(args, "override", None) or [])
+    plan = plan_sweep(args.sweep, getattr(args, "override", None) or [], smoke=bool(getattr(args, "smoke", False)))
     uri = resolve_tracking_uri(getattr(args, "tracking_uri", None))
     if _nothing_stored(uri):
         return plan, uri, None

@@ -10,6 +10,7 @@ import pandas as pd
 
 from kdsweep.errors import UserError
 from kdsweep.plan.build import Plan
+from kdsweep.plan.smoke import fake_note
 from kdsweep.plan.tables import DEFAULT_METRIC
 from kdsweep.report.cells import RenderedTable
 from kdsweep.report.context import note as beside_note
@@ -109,13 +110,15 @@ class Report:
         header = self.header(now)
         note = ("Numbers after `ref` are the write-up's own; the signed difference is ours minus theirs."
                 if self.reference else "")
+        fake = fake_note(self.plan)  # a smoke run or fake data: said before any number
         if fmt == "markdown":
-            parts = [f"# {name}", header + (f"\n\n{note}" if note else "")]
+            parts = [f"# {name}", *([f"**{fake}**"] if fake else []), header + (f"\n\n{note}" if note else "")]
             parts.extend(markdown_section(table) for table in self.tables)
             return "\n\n".join(parts) + "\n"
         if fmt == "csv":
-            return "\n".join(f"# {t.name}\n{t.to_csv()}" for t in self.tables)
-        parts = [f"% {name}: {header}\n{PACKAGES}"]
+            return "".join(f"# {line}\n" for line in [fake] if line) + \
+                "\n".join(f"# {t.name}\n{t.to_csv()}" for t in self.tables)
+        parts = [f"% {name}: {header}\n" + (f"% {fake}\n" if fake else "") + PACKAGES]
         for table in self.tables:
             parts.append(latex_table(name, table))
         return "\n\n".join(parts) + "\n"

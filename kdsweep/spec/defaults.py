@@ -32,6 +32,8 @@ NON_RESULT_KEYS: tuple[str, ...] = (
     "teacher.run",
     "teacher.checkpoint_resolved",
 )
+# Keys added after runs were stored: in the run key only when set, so every older run keeps its key.
+KEYED_WHEN_SET: tuple[str, ...] = ("data.fake",)
 
 RUN_DEFAULTS: dict[str, Any] = {
     "seed": 0,
@@ -47,6 +49,7 @@ RUN_DEFAULTS: dict[str, Any] = {
         "val_limit": None,  # cap on val samples
         "input_size": None,  # None: the data set's own size
         "num_classes": None,  # only for data made in code (`fake`); the plan refuses it elsewhere
+        "fake": False,  # true: random images shaped like this data set (classes, size), run's transforms; --smoke
         "train_transforms": None,  # [{name: ..., <args>}]; None: the data set's own, filled in by the plan
         "val_transforms": None,  # as train_transforms
         "copies": None,  # None: one pass of train_transforms per epoch; else one transform list per pass

@@ -47,6 +47,7 @@ class Sweep:
     replacing: tuple[str, ...] = ()
     file_overrides: dict[str, Any] = field(default_factory=dict)  # `-o seeds=[0]`, `-o search.trials=6`, ...
     search: Search | None = None  # points picked by Optuna at run time (spec/search.py)
+    faked: str | None = None  # "smoke" (--smoke) or "fake" (-o data.name=fake): named apart (plan/smoke.py)
 
 
 def _read_yaml(path: Path, *, what: str) -> Any:

@@ -99,9 +99,31 @@ def datasets() -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1)
+def dataset_shapes() -> dict[str, tuple[int | None, int]]:
+    """{data set: (class count or None where only its files know, default input size)}, read from the
+    literal `num_classes=` / `input_size=` of each `@dataset(...)`: what a smoke run fakes."""
+    out = {}
+    for name, node in _decorated(DATASET_FILES, "dataset").items():
+        dec = next(d for d in node.decorator_list if isinstance(d, ast.Call) and ast.unparse(d.func) == "dataset")
+        keywords = {k.arg: k.value for k in dec.keywords}
+        classes = keywords.get("num_classes")
+        out[name] = (ast.literal_eval(classes) if isinstance(classes, ast.Constant) else None,
+                     ast.literal_eval(keywords["input_size"]))
+    return out
+
+
+@lru_cache(maxsize=1)
 def datasets_taking_num_classes() -> tuple[str, ...]:
     """Data sets made in code, whose class count `data.num_classes` sets (`classes_from_config=True`)."""
     return tuple(_decorated_names(DATASET_FILES, "dataset", flag="classes_from_config"))
+
+
+@lru_cache(maxsize=1)
+def datasets_of_files() -> tuple[str, ...]:
+    """Data sets of image files: their loader is annotated `-> FileData` (the others return TensorData)."""
+    return tuple(name for name, node in _decorated(DATASET_FILES, "dataset").items()
+                 if isinstance(node, ast.FunctionDef) and node.returns is not None
+                 and ast.unparse(node.returns) == "FileData")
 
 
 @lru_cache(maxsize=1)

@@ -131,4 +131,29 @@ def print_status(plan: Plan, tracking_uri: str | None = None, *, results_dir: Pa
     counts = ", ".join(f"{n} {state}" for state, n in status_counts(df).items())
     print(f"{plan.sweep.name}: {len(df)} runs: {counts}  (store {uri})", file=out)
     print(format_status(df), file=out)
+    if len(df) and (df["state"] == NOT_STARTED).all() and _store_exists(uri):
+        for line in _elsewhere(uri, plan):
+            print(f"note: {line}", file=out)
     return 0
+
+
+def _elsewhere(uri: str, plan: Plan) -> list[str]:
+    """Where this sweep's runs are when none of this plan's are: under other -o overrides (other run
+    keys), or in its smoke / fake-data experiment (other options than this command was given)."""
+    from kdsweep.plan.smoke import FAKE, SMOKE
+
+    client = open_client(uri)
+    name = plan.sweep.name
+    base = name.removesuffix(f"-{plan.sweep.faked}") if plan.sweep.faked else name
+    lines = []
+    experiment_id = find_experiment_id(client, name)
+    held = len(children_by_key(client, experiment_id, name)) if experiment_id else 0
+    if held:
+        lines.append(f"the store holds {held} run(s) of sweep {name!r} with other run keys; pass the -o "
+                     "overrides `kdsweep run` was given")
+    options = {base: "without --smoke or -o data.name=fake", f"{base}-{SMOKE}": "with --smoke",
+               f"{base}-{FAKE}": "with -o data.name=fake"}
+    for other, how in options.items():
+        if other != name and find_experiment_id(client, other):
+            lines.append(f"the store holds experiment {other!r}: run kdsweep status {how} to see it")
+    return lines

@@ -44,8 +44,8 @@ def test_table_and_plot_say_run_first_when_the_store_has_no_run(store, planned, 
     for command in ("table", "plot"):
         rc, stdout, stderr = cli(command, plan.sweep.path, "--tracking-uri", store.uri)
         assert rc == 1 and stdout == ""
-        assert stderr.strip() == (f"kdsweep: no run of sweep 'cmd_empty' in {store.uri}; "
-                                  f"run `kdsweep run {plan.sweep.path}` first")
+        assert stderr.strip() == (f"kdsweep: no run of sweep 'cmd_empty' in {store.uri}; "  # the hint repeats the store
+                                  f"run `kdsweep run {plan.sweep.path} --tracking-uri {store.uri}` first")
     # A store that does not exist is not created just to find it empty.
     missing = tmp_path / "nowhere" / "mlflow.db"
     rc, _, stderr = cli("table", plan.sweep.path, "--tracking-uri", f"sqlite:///{missing}")

@@ -22,6 +22,7 @@ from kdsweep.engine.data.batched import compile_pipeline
 from kdsweep.engine.data.bundle import DataBundle
 from kdsweep.engine.data.decode import decoded_bytes
 from kdsweep.engine.data.decode_cache import decode, default_dir
+from kdsweep.engine.data.fake import shaped_like
 from kdsweep.engine.data.loader_source import FileDataset, LoaderSource
 from kdsweep.engine.data.raw import DatasetDef, FileData, Specs, TensorData
 from kdsweep.engine.data.registry import DATASETS
@@ -200,7 +201,7 @@ def build_data(cfg: dict[str, Any], *, seed: int, device: torch.device) -> DataB
     c = resolve_config(cfg)
     device = torch.device(device)
     entry = DATASETS.get(c["name"], where="data.name")
-    raw = entry(c, seed)
+    raw = shaped_like(entry, c, seed) if c["fake"] else entry(c, seed)  # fake: a smoke run, no file read
     apply_limits(raw, c["limit"], c["val_limit"])
     if isinstance(raw, FileData):
         store = resize_size(c["input_size"] or entry.input_size)

@@ -66,6 +66,10 @@ def _strip(key: str) -> str:
     return key
 
 
+def _count(items: list, one: str, many: str) -> str:
+    return f"{len(items)} {one if len(items) == 1 else many}"
+
+
 def load_weights(model: nn.Module, path: str | Path, *, strict: bool, where: str) -> list[str]:
     """Load `path` into `model`; returns the names of the tensors loaded.
 
@@ -84,12 +88,12 @@ def load_weights(model: nn.Module, path: str | Path, *, strict: bool, where: str
         parts = []
         if mismatched:
             k = mismatched[0]
-            parts.append(f"{len(mismatched)} shape mismatches (first {k}: file {tuple(loaded[k].shape)} "
-                         f"vs model {tuple(own[k].shape)})")
+            parts.append(f"{_count(mismatched, 'shape mismatch', 'shape mismatches')} (first {k}: file "
+                         f"{tuple(loaded[k].shape)} vs model {tuple(own[k].shape)})")
         if missing:
-            parts.append(f"{len(missing)} missing keys (first {missing[0]})")
+            parts.append(f"{_count(missing, 'missing key', 'missing keys')} (first {missing[0]})")
         if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys (first {unexpected[0]})")
+            parts.append(f"{_count(unexpected, 'unexpected key', 'unexpected keys')} (first {unexpected[0]})")
         raise UserError(f"checkpoint {path} does not fit the architecture: " + "; ".join(parts)
                         + "; check arch / num_classes / cifar / head", where=where)
     take = {k: v for k, v in loaded.items() if k in own and v.shape == own[k].shape}

@@ -1,6 +1,8 @@
+import pytest
 import torch
 
 from kdsweep.engine.data import build_data
+from kdsweep.errors import UserError
 
 CPU = torch.device("cpu")
 
@@ -51,3 +53,19 @@ def test_fake_classes_are_learnable():
     vx, vy = batch.x, batch.y
     nearest = torch.cdist(vx.flatten(1), means.flatten(1)).argmin(1)
     assert float((nearest == vy).float().mean()) > 0.6
+
+
+def test_data_fake_is_shaped_like_the_real_set_and_goes_through_the_runs_transforms():
+    """--smoke's data: CIFAR-100's 100 classes at 32 px; mini-ImageNet's at the resize size its val
+    transforms crop from; the run's own transforms applied, so one the real data would fail on fails."""
+    c100 = build_data({"name": "cifar100", "fake": True, "limit": 48, "val_limit": 32}, seed=0, device=CPU)
+    assert (c100.num_classes, c100.input_size, c100.n_train, c100.n_val) == (100, 32, 48, 32)
+    assert c100.transforms["train[0]"][:2] == ["RandomCrop:batched", "RandomHorizontalFlip:batched"]
+    mini = build_data({"name": "mini_imagenet", "fake": True, "input_size": 64, "limit": 8, "val_limit": 8},
+                      seed=0, device=CPU)
+    assert (mini.num_classes, mini.input_size) == (100, 64)
+    assert mini.transforms["val"][:2] == ["Resize:whole-batch", "CenterCrop:whole-batch"]
+    with pytest.raises(UserError, match="data.input_size"):  # a 40 px crop of 32 px CIFAR images
+        build_data({"name": "cifar100", "fake": True, "limit": 8, "input_size": 32,
+                    "train_transforms": [{"name": "RandomCrop", "size": 40, "pad_if_needed": True}]},
+                   seed=0, device=CPU)

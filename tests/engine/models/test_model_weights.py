@@ -35,8 +35,8 @@ def test_strict_mismatch_names_file_and_first_bad_key(tmp_path):
     state.pop("features.0.0.weight")
     state["extra.weight"] = torch.zeros(1)
     torch.save(state, path)
-    with pytest.raises(UserError, match=r"1 missing keys \(first features.0.0.weight\); "
-                                        r"1 unexpected keys \(first extra.weight\)"):
+    with pytest.raises(UserError, match=r"1 missing key \(first features.0.0.weight\); "
+                                        r"1 unexpected key \(first extra.weight\)"):
         load_weights(_student(), path, strict=True, where="teacher.checkpoint")
 
 
