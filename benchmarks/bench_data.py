@@ -10,8 +10,11 @@ Both feed float32 normalised batches of the same size; one epoch each, alternati
 
 Cases: CIFAR-sized (32x32 uint8 arrays, RandomCrop(32, padding=4) + flip, batch 128), and an
 ImageFolder of JPEGs written here at mini-ImageNet-like size (500x375, RandomResizedCrop(224) +
-flip, batch 64). For the JPEG case the tensor path reads the decode-once cache (built once,
-timed separately: its cost is paid once per machine, not per job or epoch).
+flip, batch 64). The JPEG case has two kdsweep sides (spec/data_path.py): "decoded", the tensor
+path reading the decode-once cache (`on_device: true`; the cache is built once, timed
+separately: its cost is paid once per machine, not per job or epoch), and "workers", what a CPU
+run gets by default (`on_device: auto`): PIL decode and a uint8 crop-resize per sample in 2
+DataLoader workers, flip and normalise batched in the main process.
 
     python benchmarks/bench_data.py [--rounds 3] [--cifar 4096] [--jpegs 256] [--threads 1]
 """
@@ -130,32 +133,44 @@ def jpeg_sides(root: Path, n: int, batch: int, device: torch.device) -> tuple[ob
     return bundle, pil, build_s, map_s
 
 
+def workers_side(root: Path, batch: int, device: torch.device) -> object:
+    """The JPEG case's default path on `device` (`on_device: auto`), over jpeg_sides' files."""
+    cfg = {"name": "imagefolder", "root": str(root / "jpegs"), "batch_size": batch, "workers": 2}
+    return build_data(cfg, seed=0, device=device)
+
+
 def cifar_case(root: Path, n: int, rounds: int) -> None:
     bundle, pil = cifar_sides(root, n, 128, torch.device("cpu"))
-    report("CIFAR-sized, 32x32, RandomCrop(32, 4) + flip, batch 128", n, bundle, loader(pil, 128), rounds)
+    report("CIFAR-sized, 32x32, RandomCrop(32, 4) + flip, batch 128", n, {"tensor": bundle}, loader(pil, 128),
+           rounds)
 
 
 def jpeg_case(root: Path, n: int, rounds: int) -> None:
     bundle, pil, build_s, map_s = jpeg_sides(root, n, 64, torch.device("cpu"))
     print(f"  decode-once cache: built in {build_s:.1f} s ({n / build_s:.0f} images/s, 2 workers), "
           f"mapped by a later job in {map_s * 1e3:.0f} ms")
-    report("ImageFolder of 500x375 JPEGs, RandomResizedCrop(224) + flip, batch 64", n, bundle,
-           loader(pil, 64), rounds)
+    workers = workers_side(root, 64, torch.device("cpu"))
+    report("ImageFolder of 500x375 JPEGs, RandomResizedCrop(224) + flip, batch 64", n,
+           {bundle.path: bundle, workers.path: workers}, loader(pil, 64), rounds)
 
 
-def report(title: str, n: int, bundle, pil_loader: DataLoader, rounds: int) -> None:
-    epoch = {"n": 0}
+def report(title: str, n: int, bundles: dict[str, object], pil_loader: DataLoader, rounds: int) -> None:
+    """Every kdsweep side against the PIL DataLoader, all alternated in the same rounds."""
+    epochs = {name: 0 for name in bundles}
 
-    def tensor_side() -> int:
-        epoch["n"] += 1
-        return epoch_of(bundle.train.batches(epoch["n"]))
+    def side(name: str):
+        def one_epoch() -> int:
+            epochs[name] += 1
+            return epoch_of(bundles[name].train.batches(epochs[name]))
+        return one_epoch
 
-    sides = alternate({"tensor": tensor_side, "pil": lambda: epoch_of(pil_loader)}, rounds=rounds)
-    speed = sides.ratio("pil", "tensor")  # time ratio = images/s ratio (same images per epoch)
-    print(f"{title}: tensor path {n / sides.median('tensor'):.0f} images/s, "
-          f"PIL + DataLoader(2 workers) {n / sides.median('pil'):.0f} images/s")
-    print(f"  speed-up of the tensor path: {speed}; in CPU seconds (workers included): "
-          f"{sides.cpu_ratio('pil', 'tensor')}")
+    sides = alternate({**{name: side(name) for name in bundles}, "pil": lambda: epoch_of(pil_loader)},
+                      rounds=rounds)
+    rates = ", ".join(f"{name} path {n / sides.median(name):.0f}" for name in bundles)
+    print(f"{title}: {rates}, PIL + DataLoader(2 workers) {n / sides.median('pil'):.0f} images/s")
+    for name in bundles:  # time ratio = images/s ratio (same images per epoch)
+        print(f"  speed-up of the {name} path: {sides.ratio('pil', name)}; in CPU seconds (workers included): "
+              f"{sides.cpu_ratio('pil', name)}")
 
 
 def main() -> None:

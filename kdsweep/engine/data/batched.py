@@ -183,7 +183,7 @@ class PerSample:
         return torch.stack(outs).float()
 
 
-def _batched(name: str, t: v2.Transform) -> Any:
+def batched_op(name: str, t: v2.Transform) -> Any:
     """The batched twin of a v2 transform, or None when it has to run per sample."""
     if name in ("RandomHorizontalFlip", "RandomVerticalFlip"):
         return Flip(t.p, -1 if name == "RandomHorizontalFlip" else -2)
@@ -249,7 +249,7 @@ def compile_pipeline(specs: Any, mean: Sequence[float], std: Sequence[float], wh
         if name in tf.CONVERSIONS:
             continue
         t = tf.build_one(name, kwargs, f"{where}[{i}]")
-        op = _batched(name, t)
+        op = batched_op(name, t)
         if op is None:
             pending.append((name, t))
             continue
@@ -258,3 +258,21 @@ def compile_pipeline(specs: Any, mean: Sequence[float], std: Sequence[float], wh
         names.append(f"{name}:{'whole-batch' if isinstance(op, WholeBatch) else 'batched'}")
     flush()
     return TensorPipeline(ops, names)
+
+
+def augment_copies(pipelines: Sequence[TensorPipeline], x: Tensor, copy: Tensor, gen: torch.Generator) -> Tensor:
+    """A batch mixing copies of the train set (`data.copies`): each sample through its copy's
+    pipeline; `copy` holds each sample's copy number, on the CPU."""
+    if len(pipelines) == 1:
+        return pipelines[0](x, gen)
+    out = None
+    for k, pipeline in enumerate(pipelines):
+        rows = (copy == k).nonzero().squeeze(1).to(x.device)
+        if len(rows) == 0:
+            continue
+        part = pipeline(x[rows], gen)
+        if out is None:
+            out = torch.empty((len(copy), *part.shape[1:]), dtype=part.dtype, device=part.device)
+        out[rows] = part
+    assert out is not None
+    return out

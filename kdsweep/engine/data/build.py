@@ -1,11 +1,12 @@
 """`build_data`: a resolved `data` config -> train and val batch sources on a device.
 
-Two paths, chosen per data set and `data.on_device`:
-- tensor: the data set is one uint8 NCHW tensor (digits, cifar100, fake; file data sets
-  decoded once when `on_device` is true, or "auto" on CUDA when they fit, into a cache on
-  disk that every job of the machine maps: `decode_cache`), augmented in batches on the
-  device (`batched`);
-- loader: image files through a DataLoader with PIL + torchvision v2 (`loader_source`).
+Three paths, chosen by `spec.data_path.choose` from the data set, `data.on_device` and the device:
+- tensor: the data set is one uint8 NCHW tensor (digits, cifar100, fake), augmented in
+  batches on the device (`batched`);
+- decoded: file data sets decoded once into a cache on disk that every job of the machine
+  maps (`decode_cache`), then as tensor;
+- workers: image files through a DataLoader with PIL + torchvision v2 (`loader_source`), per
+  sample up to the batched tail that `worker_split` leaves to the device.
 Limits, transform lists, copies and size checks are handled here, the same for every
 data set, so a data set module only reads its files and names its defaults.
 """
@@ -28,8 +29,10 @@ from kdsweep.engine.data.raw import DatasetDef, FileData, Specs, TensorData
 from kdsweep.engine.data.registry import DATASETS
 from kdsweep.engine.data.seeding import DATA_SEED, generator
 from kdsweep.engine.data.tensor_source import TensorSource
+from kdsweep.engine.data.worker_split import worker_pipelines
 from kdsweep.errors import UserError
 from kdsweep.spec.data_defaults import fill_transforms, resize_size
+from kdsweep.spec.data_path import DECODED, WORKERS, choose, on_device_value
 from kdsweep.spec.defaults import RUN_DEFAULTS
 
 DEVICE_SHARE = 0.25  # on_device "auto": at most this share of the free device memory
@@ -42,15 +45,6 @@ def _positive_int(cfg: dict[str, Any], key: str, *, optional: bool = False, mini
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise UserError(f"expected an integer >= {minimum}{' or null' if optional else ''}, got {value!r}",
                         where=f"data.{key}")
-
-
-def _on_device(value: Any) -> bool | str:
-    if isinstance(value, bool):
-        return value
-    text = str(value).lower()
-    if text in ("auto", "true", "false"):
-        return "auto" if text == "auto" else text == "true"
-    raise UserError(f"expected true, false or auto, got {value!r}", where="data.on_device")
 
 
 def resolve_config(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +60,7 @@ def resolve_config(cfg: dict[str, Any]) -> dict[str, Any]:
     for key in ("limit", "val_limit", "input_size"):
         _positive_int(c, key, optional=True)
     _positive_int(c, "num_classes", optional=True, minimum=2)
-    c["on_device"] = _on_device(c["on_device"])
+    c["on_device"] = on_device_value(c["on_device"])
     if c["cache_dir"] is not None and c["cache_dir"] is not False and not isinstance(c["cache_dir"], str):
         raise UserError(f"expected a directory, null or false, got {c['cache_dir']!r}", where="data.cache_dir")
     copies = c["copies"]
@@ -147,7 +141,7 @@ def _validate_transforms(c: dict[str, Any], raw: TensorData | FileData, entry: D
 
 
 def _tensor_bundle(c: dict[str, Any], raw: TensorData, entry: DatasetDef, seed: int,
-                   device: torch.device) -> DataBundle:
+                   device: torch.device, path: str) -> DataBundle:
     _nonempty(len(raw.train_y), len(raw.val_y), c["name"])
     train_lists, (val_list, val_where) = transform_lists(c, raw, entry)
     pipes = [compile_pipeline(s, raw.mean, raw.std, where) for s, where in train_lists]
@@ -166,27 +160,38 @@ def _tensor_bundle(c: dict[str, Any], raw: TensorData, entry: DatasetDef, seed: 
     described = {f"train[{k}]": p.describe() for k, p in enumerate(pipes)} | {"val": val_pipe.describe()}
     return DataBundle(train=train, val=val, num_classes=raw.num_classes, input_size=size, n_train=train.n,
                       n_val=val.n, classes=raw.classes, on_device=storage.type == device.type, mean=raw.mean,
-                      std=raw.std, transforms=described)
+                      std=raw.std, transforms=described, path=path)
 
 
 def _loader_bundle(c: dict[str, Any], raw: FileData, entry: DatasetDef, seed: int,
                    device: torch.device) -> DataBundle:
     _nonempty(len(raw.train), len(raw.val), c["name"])
     train_lists, (val_list, val_where) = transform_lists(c, raw, entry)
-    pipes = [tf.pil_pipeline(s, raw.mean, raw.std, where) for s, where in train_lists]
-    val_pipe = tf.pil_pipeline(val_list, raw.mean, raw.std, val_where)
+    splits = [worker_pipelines(s, raw.mean, raw.std, where) for s, where in train_lists]
+    pipes, tails = [p for p, _ in splits], [t for _, t in splits]
+    val_pipe, val_tail = worker_pipelines(val_list, raw.mean, raw.std, val_where)
     train_set, val_set = FileDataset(raw.train, pipes), FileDataset(raw.val, [val_pipe])
     shapes = [tuple(train_set[(k * len(raw.train), 0)][0].shape) for k in range(len(pipes))]
     size = _check_sizes(shapes, c["input_size"])
     batch, val_batch = c["batch_size"], c["val_batch_size"] or c["batch_size"]
     common = {"workers": c["workers"], "device": device, "seed": seed}
-    train = LoaderSource(train_set, batch_size=batch, shuffle=True, **common)
-    val = LoaderSource(val_set, batch_size=val_batch, shuffle=False, **common)
-    described = {f"train[{k}]": [type(t).__name__ for t in p.transforms] for k, p in enumerate(pipes)}
-    described["val"] = [type(t).__name__ for t in val_pipe.transforms]
+    if any(t is None for t in tails):  # one copy runs wholly per sample: every copy does (one batch layout)
+        pipes = [tf.pil_pipeline(s, raw.mean, raw.std, where) for s, where in train_lists]
+        train_set, tails = FileDataset(raw.train, pipes), [None] * len(pipes)
+    train = LoaderSource(train_set, batch_size=batch, shuffle=True, batched=tails if tails[0] else None, **common)
+    val = LoaderSource(val_set, batch_size=val_batch, shuffle=False, batched=[val_tail] if val_tail else None,
+                       **common)
+    described = {f"train[{k}]": _described(p, t) for k, (p, t) in enumerate(zip(pipes, tails, strict=True))}
+    described["val"] = _described(val_pipe, val_tail)
     return DataBundle(train=train, val=val, num_classes=raw.num_classes, input_size=size,
                       n_train=len(train_set), n_val=len(val_set), classes=raw.classes, on_device=False,
-                      mean=raw.mean, std=raw.std, transforms=described)
+                      mean=raw.mean, std=raw.std, transforms=described, path=WORKERS)
+
+
+def _described(per_sample: Any, tail: Any) -> list[str]:
+    """e.g. ['RandomResizedCrop:per-sample', 'RandomHorizontalFlip:batched', 'Normalize:batched']."""
+    names = [f"{type(t).__name__}:per-sample" for t in per_sample.transforms]
+    return names + (tail.describe() if tail is not None else [])
 
 
 def _cache_dir(value: str | bool | None) -> Path | None:
@@ -203,17 +208,16 @@ def build_data(cfg: dict[str, Any], *, seed: int, device: torch.device) -> DataB
     entry = DATASETS.get(c["name"], where="data.name")
     raw = shaped_like(entry, c, seed) if c["fake"] else entry(c, seed)  # fake: a smoke run, no file read
     apply_limits(raw, c["limit"], c["val_limit"])
-    if isinstance(raw, FileData):
-        store = resize_size(c["input_size"] or entry.input_size)
-        wanted = c["on_device"] is True or (
-            c["on_device"] == "auto" and device.type == "cuda" and _fits(decoded_bytes(raw, store), device))
-        if wanted:
-            _nonempty(len(raw.train), len(raw.val), c["name"])
-            _validate_transforms(c, raw, entry)  # a typo should not wait for the whole data set to decode
-            raw = decode(raw, store, c["workers"], cache_dir=_cache_dir(c["cache_dir"]), name=c["name"])
-        else:
-            return _loader_bundle(c, raw, entry, seed, device)
-    return _tensor_bundle(c, raw, entry, seed, device)
+    store = resize_size(c["input_size"] or entry.input_size)
+    path = choose(c["on_device"], files=isinstance(raw, FileData), device_type=device.type,
+                  fits=lambda: _fits(decoded_bytes(raw, store), device))
+    if path == WORKERS:
+        return _loader_bundle(c, raw, entry, seed, device)
+    if path == DECODED:
+        _nonempty(len(raw.train), len(raw.val), c["name"])
+        _validate_transforms(c, raw, entry)  # a typo should not wait for the whole data set to decode
+        raw = decode(raw, store, c["workers"], cache_dir=_cache_dir(c["cache_dir"]), name=c["name"])
+    return _tensor_bundle(c, raw, entry, seed, device, path)
 
 
 def dataset_info(name: str, root: str | None = None, configured_classes: int | None = None) -> dict[str, int | None]:

@@ -63,3 +63,4 @@ class DataBundle:
     std: Sequence[float] = ()
     # How each train / val transform runs, e.g. {"train[0]": ["RandomCrop:batched", ...]}.
     transforms: dict[str, list[str]] = field(default_factory=dict)
+    path: str = ""  # spec.data_path's name for how the batches are made: tensor, decoded or workers

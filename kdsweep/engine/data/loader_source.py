@@ -1,7 +1,9 @@
 """Batches from image files through a torch DataLoader (the file-data-set path).
 
 Each sample is decoded with PIL and transformed with torchvision v2 in `workers` worker
-processes. Randomness never depends on which worker handles a sample, nor on the worker
+processes, wholly, or up to the batched tail `worker_split` leaves to the device: then the
+workers hand over uint8 and the tail runs per batch, from the (seed, epoch) "batched" stream
+(val: a fixed one). Randomness never depends on which worker handles a sample, nor on the worker
 count (a non-result key): the batch sampler, run in the main process, pairs every index
 with a seed drawn from the (seed, epoch) "augment" stream, and the sample is transformed
 under that seed. The order comes from the "order" stream. The loader's own generator
@@ -20,6 +22,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from kdsweep.engine.data.batched import TensorPipeline, augment_copies
 from kdsweep.engine.data.bundle import Batch, batch_spans
 from kdsweep.engine.data.seeding import (
     DATA_SEED,
@@ -40,7 +43,8 @@ def open_rgb(path: Path) -> Image.Image:
 class FileDataset(Dataset):
     """Index k of an epoch = copy k // n of sample k % n; keys are (k, per-sample seed).
 
-    An item is (image, label, sample index k % n): the index travels with the batch (Batch.indices).
+    An item is (image, label, sample index k % n, copy k // n): the index travels with the batch
+    (Batch.indices), the copy picks the batched tail's pipeline.
     """
 
     def __init__(self, items: Sequence[tuple[Path, int]], pipelines: Sequence[Callable[[Any], Any]],
@@ -50,13 +54,14 @@ class FileDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items) * len(self.pipelines)
 
-    def __getitem__(self, key: tuple[int, int]) -> tuple[Tensor, int, int]:
+    def __getitem__(self, key: tuple[int, int]) -> tuple[Tensor, int, int, int]:
         k, seed = key
         path, label = self.items[k % len(self.items)]
+        copy = k // len(self.items)
         with isolated_rng():
             reseed(seed)
-            x = self.pipelines[k // len(self.items)](self.opener(path))
-        return torch.as_tensor(x), label, k % len(self.items)
+            x = self.pipelines[copy](self.opener(path))
+        return torch.as_tensor(x), label, k % len(self.items), copy
 
 
 class EpochBatchSampler(Sampler):
@@ -82,8 +87,9 @@ class EpochBatchSampler(Sampler):
 
 class LoaderSource:
     def __init__(self, dataset: FileDataset, *, batch_size: int, workers: int, device: torch.device,
-                 seed: int, shuffle: bool):
-        self.device, self.seed = device, seed
+                 seed: int, shuffle: bool, batched: Sequence[TensorPipeline] | None = None):
+        self.device, self.seed, self.shuffle = device, seed, shuffle
+        self.batched = list(batched) if batched else None  # one per copy: the tail the workers leave
         self.sampler = EpochBatchSampler(len(dataset), batch_size, seed, shuffle)
         self.loader = DataLoader(
             dataset,
@@ -105,6 +111,10 @@ class LoaderSource:
     def batches(self, epoch: int) -> Iterator[Batch]:
         self.sampler.epoch = epoch
         self.loader.generator.manual_seed(derive_seed(self.seed, epoch, "workers"))
-        for x, y, idx in self.loader:
+        tail = generator(self.seed, epoch, "batched") if self.shuffle else generator(DATA_SEED, 0, "batched")
+        for x, y, idx, copy in self.loader:
             to = {"device": self.device, "non_blocking": True}
-            yield Batch(x.to(**to), y.to(**to), idx.to(**to))
+            x = x.to(**to)
+            if self.batched is not None:
+                x = augment_copies(self.batched, x, copy, tail)
+            yield Batch(x, y.to(**to), idx.to(**to))

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 # Named streams, so the order of an epoch does not move when its augmentation changes.
-STREAMS = {"order": 1, "augment": 2, "workers": 3, "val": 4, "subset": 5, "split": 6, "fake": 7}
+STREAMS = {"order": 1, "augment": 2, "workers": 3, "val": 4, "subset": 5, "split": 6, "fake": 7, "batched": 8}
 
 # Data subsets (limit, val_limit, the digits hold-out) use this fixed seed, not the run's:
 # a teacher stage and its students run with different seeds must agree on what "val" is.

@@ -24,7 +24,9 @@ def test_nested_root_and_default_transforms(tmp_path, writers):
         device=CPU,
     )
     assert (bundle.n_train, bundle.n_val, bundle.num_classes, bundle.input_size) == (6, 6, 11, 32)
-    assert bundle.transforms["train[0]"][:3] == ["Resize", "CenterCrop", "RandomHorizontalFlip"]
+    assert bundle.transforms["train[0]"][:3] == ["Resize:per-sample", "CenterCrop:per-sample",
+                                                 "ToImage:per-sample"]
+    assert bundle.transforms["train[0]"][-2:] == ["RandomHorizontalFlip:batched", "Normalize:batched"]
     batch = next(iter(bundle.val.batches(0)))
     x, y = batch.x, batch.y
     assert x.shape == (4, 3, 32, 32) and y.tolist() == [0, 0, 10, 10]

@@ -31,9 +31,9 @@ def test_caltech_defaults_are_002s_recipe(tmp_path, writers):
         device=CPU,
     )
     steps = bundle.transforms["train[0]"]
-    assert steps[:3] == ["RandomResizedCrop", "RandomHorizontalFlip", "RandAugment"]
-    assert "RandomErasing" in steps and steps.index("Normalize") < steps.index("RandomErasing")
-    assert bundle.transforms["val"][:2] == ["Resize", "CenterCrop"]
+    assert steps[:3] == ["RandomResizedCrop:per-sample", "RandomHorizontalFlip:per-sample", "RandAugment:per-sample"]
+    assert steps[-2:] == ["Normalize:batched", "RandomErasing:batched"]  # the workers path's batched tail
+    assert bundle.transforms["val"][:2] == ["Resize:per-sample", "CenterCrop:per-sample"]
     batches = list(bundle.train.batches(0))
     assert [tuple(b.x.shape) for b in batches] == [(4, 3, 32, 32), (2, 3, 32, 32)]
 

@@ -26,8 +26,11 @@ def test_default_transforms_give_224_and_imagenet_statistics(mini_root):
         {"name": "mini_imagenet", "root": str(mini_root), "batch_size": 4, "workers": 0}, seed=0, device=CPU
     )
     assert (bundle.input_size, bundle.n_train, bundle.n_val, len(bundle.train)) == (224, 9, 3, 2)
-    assert bundle.transforms["train[0]"][:2] == ["RandomResizedCrop", "RandomHorizontalFlip"]
-    assert bundle.transforms["val"][:2] == ["Resize", "CenterCrop"]
+    assert bundle.transforms["train[0]"] == ["RandomResizedCrop:per-sample", "ToImage:per-sample",
+                                             "ToPureTensor:per-sample", "RandomHorizontalFlip:batched",
+                                             "Normalize:batched"]
+    assert bundle.transforms["val"][:2] == ["Resize:per-sample", "CenterCrop:per-sample"]
+    assert bundle.path == "workers"
     assert bundle.mean == (0.485, 0.456, 0.406) and not bundle.on_device
     batch = next(iter(bundle.val.batches(0)))
     x, y = batch.x, batch.y
