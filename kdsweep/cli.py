@@ -36,6 +36,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.estimate:  # measures on this machine: torch, the engine and MLflow load only here
         from kdsweep.execute.estimate import print_estimate
 
+        if plan.sweep.faked:  # what the real sweep will cost, not the smoke run (seconds)
+            from kdsweep.plan.smoke import priced_as_real
+
+            plan = plan_sweep(args.sweep, priced_as_real(args.override), fuse=not args.no_fuse)
+            print(f"kdsweep: note: priced as the real sweep {plan.sweep.name!r} (its data set's size, epochs and "
+                  "seeds), measured on fake images of its data set's shape", file=sys.stderr)
+
         return print_estimate(plan, cpu_workers=args.cpu_workers, jobs_per_gpu=args.jobs_per_gpu, cpu=args.cpu)
     print_plan(plan, as_json=args.json)
     return 0

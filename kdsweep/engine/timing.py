@@ -92,7 +92,19 @@ def _full_sizes(data_cfg: dict[str, Any], seed: int) -> tuple[int, int]:
     from kdsweep.engine.data.registry import DATASETS
 
     c = resolve_config(data_cfg)
-    raw = DATASETS.get(c["name"], where="data.name")(c, seed)
+    entry = DATASETS.get(c["name"], where="data.name")
+    root = c.get("root")
+    if not c["fake"]:
+        raw = entry(c, seed)
+    elif root and Path(root).expanduser().exists():  # fake images of a real set that is here: its size
+        raw = entry({**c, "fake": False}, seed)
+    elif entry.samples is not None:  # its published size
+        train, val = entry.samples
+        return min(train, c["limit"] or train), min(val, c["val_limit"] or val)
+    else:
+        from kdsweep.engine.data.fake import shaped_like
+
+        raw = shaped_like(entry, c, seed)
     apply_limits(raw, c["limit"], c["val_limit"])
     if isinstance(raw, TensorData):
         return len(raw.train_y), len(raw.val_y)

@@ -26,6 +26,16 @@ SMOKE_OVERRIDES: dict[str, Any] = {"data.fake": True, "data.batch_size": 16, "da
                                    "data.val_limit": 32, "epochs": 1}
 
 
+# The -o keys that fake a sweep's data by hand; an estimate of a faked sweep prices the sweep without them.
+FAKING_KEYS = ("data.name", "data.num_classes", "data.limit", "data.val_limit", "data.input_size", "data.root")
+
+
+def priced_as_real(overrides: Iterable[str] | Mapping[str, Any] | None) -> dict[str, Any]:
+    """The overrides of the real sweep that a smoke or hand-faked one stands for, on fake images of its
+    data set's shape (`data.fake`): what `plan --estimate` measures and prices at that set's size."""
+    return {**{k: v for k, v in parse_overrides(overrides) if k not in FAKING_KEYS}, "data.fake": True}
+
+
 def with_smoke(overrides: Iterable[str] | Mapping[str, Any] | None) -> dict[str, Any]:
     """The smoke settings under the user's own overrides (theirs win: `-o epochs=2 --smoke`)."""
     return {**SMOKE_OVERRIDES, **dict(parse_overrides(overrides))}

@@ -69,3 +69,16 @@ def test_a_hand_faked_sweep_with_a_100_class_teacher_names_data_num_classes(swee
     assert rc == 2
     assert "1 shape mismatch" in err or "shape mismatches" in err
     assert "fake data has 10 classes here: set -o data.num_classes=<the checkpoint's>" in err
+
+
+def test_estimate_of_a_faked_sweep_prices_the_real_data_set(sweep, cli):
+    """-o data.name=fake -o data.limit=64 would price 64 images; the estimate prices CIFAR-100's 50,000
+    (its published size: the files are not here) over the sweep's own 30 epochs, and says so."""
+    rc, out, err = cli("plan", sweep, "-o", "data.name=fake", "-o", "data.limit=64", "-o", "data.root=null",
+                       "--estimate", "--cpu")
+    assert rc == 0, err
+    assert "priced as the real sweep 'tiny_c100'" in err
+    assert out.startswith("tiny_c100: estimated cost")
+    teacher = next(line for line in out.splitlines() if line.startswith("g01"))
+    assert teacher.split()[3] == "30"  # epochs: the sweep's, not a smoke run's
+    assert float(teacher.split()[4]) > 1.0  # s/epoch of 50,000 images, not 64 (0.03 s here)

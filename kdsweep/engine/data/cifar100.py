@@ -64,7 +64,7 @@ def check_cifar100(cfg: dict[str, Any]) -> Path:
     return folder
 
 
-@dataset("cifar100", num_classes=100, input_size=32, check=check_cifar100,
+@dataset("cifar100", num_classes=100, input_size=32, check=check_cifar100, samples=(50000, 10000),
          transforms=lambda size: ([{"name": "RandomCrop", "size": size, "padding": 4},
                                    {"name": "RandomHorizontalFlip"}], []))
 def load_cifar100(cfg: dict[str, Any], seed: int) -> TensorData:

@@ -51,7 +51,8 @@ def food11_transforms(size: int) -> tuple[list, list]:
     return [*val, {"name": "RandomHorizontalFlip"}], val
 
 
-@dataset("food11", num_classes=11, input_size=224, check=check_food11, transforms=food11_transforms)
+@dataset("food11", num_classes=11, input_size=224, check=check_food11, transforms=food11_transforms,
+         samples=(9866, 3430))  # training/, validation/
 def load_food11(cfg: dict[str, Any], seed: int) -> FileData:
     base = check_food11(cfg)
     return FileData(

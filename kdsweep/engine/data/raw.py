@@ -67,6 +67,7 @@ class DatasetDef:
     # preflight calls it before anything starts, the loader calls it first. Raises UserError.
     check: Callable[[dict[str, Any]], Any] | None = None
     classes_from_config: bool = False  # data made in code: `data.num_classes` sets its class count
+    samples: tuple[int, int] | None = None  # (train, val) images as published: an estimate without the files
 
     def __call__(self, cfg: dict[str, Any], seed: int) -> TensorData | FileData:
         return self.load(cfg, seed)

@@ -22,16 +22,18 @@ def dataset(
     needs_root: bool = True,
     check: Callable[[dict[str, Any]], Any] | None = None,
     classes_from_config: bool = False,
+    samples: tuple[int, int] | None = None,
 ) -> Callable[[Loader], Loader]:
     """Register a loader `(cfg, seed) -> TensorData | FileData` under `name`; `transforms`: input size ->
     (train, val) default transform lists, run by the plan too (`spec.data_defaults`); `needs_root`:
     the data lives in files under `data.root` (False for data made or bundled in code);
     `check(cfg)` checks its layout cheaply (preflight); `classes_from_config`: `data.num_classes`
-    sets the class count (data made in code; the others' files or definition fix it)."""
+    sets the class count (data made in code; the others' files or definition fix it); `samples`: its
+    (train, val) image counts as published, what `plan --estimate` prices a smoke run of it at without its files."""
 
     def add(load: Loader) -> Loader:
         DATASETS.register(name)(DatasetDef(name, num_classes, input_size, load, transforms, count_classes, needs_root,
-                                                  check, classes_from_config))
+                                                  check, classes_from_config, samples))
         return load
 
     return add
