@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kdsweep.plan.build import Plan, format_value
+from kdsweep.spec.data_path import planned
 from kdsweep.spec.dotted import flatten, get_path
 
 
@@ -24,6 +25,7 @@ def plan_table(plan: Plan) -> Table:
     table.add_column("run", overflow="fold", ratio=1)
     for col in ("key", "group", "needs"):
         table.add_column(col, no_wrap=True)
+    table.add_column("data", overflow="fold")  # the data path (spec/data_path.py): tensor, decoded or workers
     for key in extra:
         table.add_column(key, overflow="fold")
     short = {r.key: r.short for r in plan.runs}
@@ -32,7 +34,7 @@ def plan_table(plan: Plan) -> Table:
         cells = ["" if run.stage else format_value(flat.get(key, get_path(run.config, key))) for key in extra]
         needs = ",".join(short.get(k, k[:8]) for k in run.depends_on)
         table.add_row(run.stage or "-", run.name if not run.stage else "", run.short, run.group, needs or "-",
-                      *cells)
+                      planned(run.config["data"]), *cells)
     return table
 
 
@@ -55,7 +57,8 @@ def shown_keys(plan: Plan) -> list[str]:
 
 def print_plan(plan: Plan, *, as_json: bool = False, console: Console | None = None) -> None:
     if as_json:
-        print(json.dumps([r.to_json() for r in plan.runs], indent=2, default=str))
+        print(json.dumps([{**r.to_json(), "data_path": planned(r.config["data"])} for r in plan.runs], indent=2,
+                         default=str))
         return
     console = console or Console()
     if plan.runs:
