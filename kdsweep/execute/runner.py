@@ -24,6 +24,7 @@ from rich.console import Console
 
 from kdsweep.execute.backends import InlineBackend, JobFeed, RayBackend, quietly
 from kdsweep.execute.jobs import Job, build_jobs
+from kdsweep.execute.notices import Notices
 from kdsweep.execute.preflight import preflight
 from kdsweep.execute.progress import SKIPPED, failure_lines
 from kdsweep.execute.resources import Slots, parse_gpu_list, plan_slots
@@ -169,7 +170,10 @@ def run_sweep(plan: Plan, opts: RunOptions) -> SweepOutcome:
         backend = InlineBackend(plan, finished_deps, opts, uri, console) if opts.inline else \
             RayBackend(plan, jobs, finished_deps, slots, opts, uri, console)
         stopped: dict[str, str] = {}
-        code = drive(JobFeed(jobs, search), backend, plan, tracker, console, statuses, reasons, stopped)
+        notices = Notices()
+        code = drive(JobFeed(jobs, search), backend, plan, tracker, console, statuses, reasons, stopped, notices)
+        for line in notices.lines():  # once per reason, however many jobs raised it
+            console.print(f"kdsweep: {line}", markup=False, highlight=False)
         if search is not None:
             console.print(search.summary())
         if code == EXIT_INTERRUPTED:
@@ -215,7 +219,8 @@ def _finished_dep(run_id: str, uri: str, checkpoint_root: Path, sweep: str, key:
 
 
 def drive(feed: JobFeed, backend: RayBackend | InlineBackend, plan: Plan, tracker: Any, console: Console,
-          statuses: dict[str, str], reasons: dict[str, str], stopped: dict[str, str]) -> int:
+          statuses: dict[str, str], reasons: dict[str, str], stopped: dict[str, str],
+          notices: Notices | None = None) -> int:
     """The one loop: start what the feed has for the free slots, record what ended, tell the feed."""
     interrupted = False
     previous = signal.getsignal(signal.SIGINT)
@@ -226,6 +231,8 @@ def drive(feed: JobFeed, backend: RayBackend | InlineBackend, plan: Plan, tracke
             if not backend.busy:  # nothing in flight and nothing could start: done (or a search is stuck)
                 break
             for _job, results in backend.wait():
+                if notices is not None:  # a job's warnings, counted once per job
+                    notices.add([w for res in results.values() for w in res.get("warnings") or ()])
                 feed.told(_record(results, statuses, reasons, stopped))
     except KeyboardInterrupt:
         interrupted = True

@@ -16,8 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from kdsweep.execute.notices import collected
 from kdsweep.status import RunStatus
-from kdsweep.tracking.names import TAG_ENDED, TAG_STARTED
+from kdsweep.tracking.names import TAG_ENDED, TAG_STARTED, TAG_WARNINGS
 
 BEST = "best.pt"
 
@@ -212,7 +213,7 @@ def _run_job(job: dict, *dep_results: dict, uri: str, board: Any, threads: int |
             keys = [r["key"] for r, _ in pending]
             extra["prune"] = lambda i, epoch, metrics, keys=keys: prune(keys[i], epoch, metrics)
         try:
-            with monitor(uri, pending[0][0]["run_id"], enabled=system_metrics):
+            with monitor(uri, pending[0][0]["run_id"], enabled=system_metrics), collected() as raised:
                 outcomes = train_fn([r["config"] for r, _ in pending],
                                     workdirs=[Path(r["workdir"]) for r, _ in pending],
                                     loggers=[lg for _, lg in pending], **extra)
@@ -231,10 +232,10 @@ def _run_job(job: dict, *dep_results: dict, uri: str, board: Any, threads: int |
                     kind = logger.inner.stopped
                     results[run["key"]] = result(run, RunStatus.KILLED, outcome.reason, stopped=kind)
                     continue
-                logger.inner.set_tags({TAG_ENDED: _now_iso()})
+                logger.inner.set_tags({TAG_ENDED: _now_iso(), **({TAG_WARNINGS: "\n".join(raised)} if raised else {})})
                 results[run["key"]] = result(run, outcome.status, outcome.reason,
                                              best_val_acc1=outcome.best_val_acc1, metrics=dict(outcome.metrics),
-                                             epochs_trained=len(outcome.history))
+                                             epochs_trained=len(outcome.history), warnings=list(raised))
                 if outcome.status == RunStatus.FAILED:
                     failed.append((run, logger))
             stopped = next((r for r in results.values() if r.get("stopped")), None)

@@ -37,6 +37,7 @@ MLFLOW_SHARED_VIEW_PREFIX = "mlflow.sharedViewState."  # + a share key: a UI vie
 EXPERIMENT_KIND_TRAINING = "custom_model_development"  # the UI's "Model training"
 TAG_STARTED = "kdsweep.started"  # on a child: when its job started it (ISO 8601, UTC), waiting excluded
 TAG_ENDED = "kdsweep.ended"  # on a child: when its training ended (ISO 8601, UTC)
+TAG_WARNINGS = "kdsweep.warnings"  # on a child: the warnings its job raised, one a line (execute/notices.py)
 TAG_GENERATION = "kdsweep.generation"  # on the parent: +1 at every take of the lock; jobs of older ones are fenced
 MLFLOW_NOTE = "mlflow.note.content"  # the MLflow UI's description box (the sweep's description)
 MLFLOW_RUN_NAME = "mlflow.runName"

@@ -93,9 +93,9 @@ class CRD(LayerPairTerm):
             raise UserError("the train split has no two classes to contrast", where=f"{self.where}.nce_k")
         self.k = min(self.nce_k, pool)
         if self.k < self.nce_k:
-            log.warning("%s.nce_k %d is more than the %d samples of other classes the train split has for "
-                        "its largest class (%d samples); drawing %d negatives", self.where, self.nce_k, pool, n,
-                        self.k)
+            log.warning("%s.nce_k %d is more than the %d samples of other classes beside the train split's largest "
+                        "class (%d of its %d samples); drawing %d negatives", self.where, self.nce_k, pool,
+                        int(counts.max()), n, self.k)
         # Where each class's samples sit once sorted by label: negatives are drawn by position.
         order = torch.argsort(labels, stable=True)
         self.register_buffer("labels", labels, persistent=False)

@@ -74,6 +74,7 @@ def test_negatives_come_from_other_classes_and_nce_k_is_clamped(caplog):
     with caplog.at_level("WARNING"):
         term.materialize(probe({CLASSIFIER_INPUT: torch.zeros(2, 3)}, {CLASSIFIER_INPUT: torch.zeros(2, 3)}, labels))
     assert term.k == 7 and "nce_k 100" in caplog.text  # 12 samples, the largest class has 5
+    assert "7 samples of other classes beside the train split's largest class (5 of its 12 samples)" in caplog.text
     torch.manual_seed(0)
     rows = torch.tensor([0, 5, 8, 11])
     neg = term.negatives(labels[rows])
