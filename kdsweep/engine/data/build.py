@@ -18,7 +18,6 @@ from typing import Any
 
 import torch
 
-from kdsweep.engine.data import transforms as tf
 from kdsweep.engine.data.batched import compile_pipeline
 from kdsweep.engine.data.bundle import DataBundle
 from kdsweep.engine.data.decode import decoded_bytes
@@ -29,7 +28,7 @@ from kdsweep.engine.data.raw import DatasetDef, FileData, Specs, TensorData
 from kdsweep.engine.data.registry import DATASETS
 from kdsweep.engine.data.seeding import DATA_SEED, generator
 from kdsweep.engine.data.tensor_source import TensorSource
-from kdsweep.engine.data.worker_split import worker_pipelines
+from kdsweep.engine.data.worker_split import worker_copies
 from kdsweep.errors import UserError
 from kdsweep.spec.data_defaults import fill_transforms, resize_size
 from kdsweep.spec.data_path import DECODED, WORKERS, choose, on_device_value
@@ -167,22 +166,18 @@ def _loader_bundle(c: dict[str, Any], raw: FileData, entry: DatasetDef, seed: in
                    device: torch.device) -> DataBundle:
     _nonempty(len(raw.train), len(raw.val), c["name"])
     train_lists, (val_list, val_where) = transform_lists(c, raw, entry)
-    splits = [worker_pipelines(s, raw.mean, raw.std, where) for s, where in train_lists]
-    pipes, tails = [p for p, _ in splits], [t for _, t in splits]
-    val_pipe, val_tail = worker_pipelines(val_list, raw.mean, raw.std, val_where)
-    train_set, val_set = FileDataset(raw.train, pipes), FileDataset(raw.val, [val_pipe])
+    pipes, tails, opener = worker_copies(train_lists, raw.mean, raw.std, tensors=True)
+    # val: PIL's own pixels, as the decoded path's cache holds them (worker_split)
+    val_pipes, val_tails, val_opener = worker_copies([(val_list, val_where)], raw.mean, raw.std, tensors=False)
+    train_set, val_set = FileDataset(raw.train, pipes, opener), FileDataset(raw.val, val_pipes, val_opener)
     shapes = [tuple(train_set[(k * len(raw.train), 0)][0].shape) for k in range(len(pipes))]
     size = _check_sizes(shapes, c["input_size"])
     batch, val_batch = c["batch_size"], c["val_batch_size"] or c["batch_size"]
     common = {"workers": c["workers"], "device": device, "seed": seed}
-    if any(t is None for t in tails):  # one copy runs wholly per sample: every copy does (one batch layout)
-        pipes = [tf.pil_pipeline(s, raw.mean, raw.std, where) for s, where in train_lists]
-        train_set, tails = FileDataset(raw.train, pipes), [None] * len(pipes)
-    train = LoaderSource(train_set, batch_size=batch, shuffle=True, batched=tails if tails[0] else None, **common)
-    val = LoaderSource(val_set, batch_size=val_batch, shuffle=False, batched=[val_tail] if val_tail else None,
-                       **common)
-    described = {f"train[{k}]": _described(p, t) for k, (p, t) in enumerate(zip(pipes, tails, strict=True))}
-    described["val"] = _described(val_pipe, val_tail)
+    train = LoaderSource(train_set, batch_size=batch, shuffle=True, batched=tails, **common)
+    val = LoaderSource(val_set, batch_size=val_batch, shuffle=False, batched=val_tails, **common)
+    described = {f"train[{k}]": _described(p, tails[k] if tails else None) for k, p in enumerate(pipes)}
+    described["val"] = _described(val_pipes[0], val_tails[0] if val_tails else None)
     return DataBundle(train=train, val=val, num_classes=raw.num_classes, input_size=size,
                       n_train=len(train_set), n_val=len(val_set), classes=raw.classes, on_device=False,
                       mean=raw.mean, std=raw.std, transforms=described, path=WORKERS)

@@ -21,6 +21,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
+from torchvision.io import ImageReadMode, decode_image
+from torchvision.transforms.v2.functional import pil_to_tensor
 
 from kdsweep.engine.data.batched import TensorPipeline, augment_copies
 from kdsweep.engine.data.bundle import Batch, batch_spans
@@ -38,6 +40,19 @@ from kdsweep.engine.data.seeding import (
 def open_rgb(path: Path) -> Image.Image:
     with Image.open(path) as img:
         return img.convert("RGB")
+
+
+def open_uint8(path: Path) -> Tensor:
+    """The image as a uint8 RGB CHW tensor, decoded by torchvision.io (libjpeg-turbo for JPEGs, as
+    PIL's decoder: the same pixels on the RGB JPEGs the tests write), by PIL where torchvision
+    cannot (other formats, 16-bit images). ~10% less CPU than PIL's decode, and no PIL copy."""
+    try:
+        x = decode_image(str(path), mode=ImageReadMode.RGB)
+        if x.dtype == torch.uint8:
+            return x
+    except (RuntimeError, ValueError, OSError):
+        pass
+    return pil_to_tensor(open_rgb(path))
 
 
 class FileDataset(Dataset):

@@ -3,10 +3,11 @@ gives per sample (`transforms.pil_pipeline`, the path it replaces) on real JPEG 
 
 import pytest
 import torch
+from torchvision.transforms.v2.functional import pil_to_tensor
 
 from kdsweep.engine.data import build_data
 from kdsweep.engine.data import transforms as tf
-from kdsweep.engine.data.loader_source import EpochBatchSampler, open_rgb
+from kdsweep.engine.data.loader_source import EpochBatchSampler, open_rgb, open_uint8
 from kdsweep.engine.data.seeding import isolated_rng, reseed
 from kdsweep.engine.data.worker_split import tail_start
 
@@ -34,12 +35,18 @@ def _build(root, train, val, **over):
     return build_data(cfg, seed=3, device=CPU)
 
 
-def _per_sample(specs, path, seed=None):
-    """The path it replaces: the whole list per sample on the PIL image, under the sample's seed."""
+def _per_sample(specs, path, seed=None, opener=open_rgb):
+    """The path it replaces: the whole list per sample on the PIL image, under the sample's seed
+    (on the decoded uint8 tensor with `opener=open_uint8`)."""
     with isolated_rng():
         if seed is not None:
             reseed(seed)
-        return tf.pil_pipeline(specs, MEAN, STD, "t")(open_rgb(path))
+        return tf.pil_pipeline(specs, MEAN, STD, "t")(opener(path))
+
+
+def test_workers_decode_jpegs_to_the_pixels_pil_decodes(tree_root):
+    for path in sorted(tree_root.rglob("*.jpg")):
+        assert torch.equal(open_uint8(path), pil_to_tensor(open_rgb(path)))
 
 
 def test_deterministic_lists_give_the_per_sample_values(tree_root):
@@ -54,8 +61,9 @@ def test_deterministic_lists_give_the_per_sample_values(tree_root):
 
 
 def test_random_crops_match_per_sample_and_flips_are_fair_coins(tree_root):
-    """The crop is drawn per sample from the sample's seed, as before; the flip is drawn per batch
-    from the (seed, epoch) 'batched' stream: each image is its per-sample crop, flipped or not."""
+    """The crop is drawn per sample from the sample's seed, as before, and resized by torch on the
+    decoded uint8 tensor (within 2 levels of PIL's resize); the flip is drawn per batch from the
+    (seed, epoch) 'batched' stream: each image is its per-sample crop, flipped or not."""
     train = [{"name": "RandomResizedCrop", "size": 8, "scale": [0.2, 1.0]}, "RandomHorizontalFlip"]
     bundle = _build(tree_root, train, [{"name": "Resize", "size": [8, 8]}])
     assert bundle.transforms["train[0]"][-2:] == ["RandomHorizontalFlip:batched", "Normalize:batched"]
@@ -67,7 +75,9 @@ def test_random_crops_match_per_sample_and_flips_are_fair_coins(tree_root):
         keys = [key for batch in sampler for key in batch]
         got = torch.cat([b.x for b in bundle.train.batches(epoch)])
         for x, (k, seed) in zip(got, keys, strict=True):
-            crop = _per_sample(train[:1], items[k][0], seed)
+            crop = _per_sample(train[:1], items[k][0], seed, open_uint8)
+            pil = _per_sample(train[:1], items[k][0], seed)
+            assert (crop - pil).abs().max() <= 2 / 255 / min(STD) + 1e-5
             same, flipped = torch.allclose(x, crop, atol=1e-5), torch.allclose(x, crop.flip(-1), atol=1e-5)
             assert same or flipped
             if same != flipped:  # a symmetric crop says nothing
