@@ -62,7 +62,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     _warn(plan)
     outcome = run(plan, tracking_uri=args.tracking_uri, address=args.address, gpus=args.gpus,
                   jobs_per_gpu=args.jobs_per_gpu, cpu_workers=args.cpu_workers, cpu=args.cpu,
-                  rerun=args.rerun, retries=args.retries, checkpoint_dir=args.checkpoint_dir,
+                  rerun=args.rerun, rerun_changed=args.rerun_changed, accept_data=args.accept_data,
+                  retries=args.retries, checkpoint_dir=args.checkpoint_dir,
                   system_metrics=not args.no_system_metrics, force=args.force, inline=args.inline,
                   dashboard=args.dashboard, ray_logs=args.ray_logs)
     if outcome.exit_code == 0:
@@ -72,11 +73,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from kdsweep.execute.data_check import data_changes
     from kdsweep.plan import plan_sweep
     from kdsweep.tracking.status import print_status
 
     plan = plan_sweep(args.sweep, args.override, smoke=args.smoke)
-    return print_status(plan, args.tracking_uri)
+    return print_status(plan, args.tracking_uri, check_data=data_changes)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -160,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cpu", action="store_true", help="ignore GPUs; train on the CPU")
     p.add_argument("--no-fuse", action="store_true", help="train each run in its own job")
     p.add_argument("--rerun", action="store_true", help="train runs again even if they finished")
+    p.add_argument("--rerun-changed", action="store_true",
+                   help="train finished runs again whose data changed since they trained (a run stops otherwise)")
+    p.add_argument("--accept-data", action="store_true",
+                   help="keep finished runs whose data changed since they trained, and record the new data")
     p.add_argument("--retries", type=int, default=0, help="train a failed run again up to N times")
     p.add_argument("--checkpoint-dir", default=None,
                    help="resume checkpoints (default results/checkpoints; on a cluster: a shared directory)")

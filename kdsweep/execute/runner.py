@@ -23,6 +23,7 @@ from typing import Any
 from rich.console import Console
 
 from kdsweep.execute.backends import InlineBackend, JobFeed, RayBackend, quietly
+from kdsweep.execute.data_check import data_changes, refusal
 from kdsweep.execute.jobs import Job, build_jobs
 from kdsweep.execute.notices import Notices
 from kdsweep.execute.preflight import preflight
@@ -43,6 +44,8 @@ class RunOptions:
     cpu_workers: int | None = None
     cpu: bool = False
     rerun: bool = False
+    rerun_changed: bool = False  # finished runs whose data changed since: train them again (execute/data_check.py)
+    accept_data: bool = False  # ... or keep their results and record the new data
     retries: int = 0
     checkpoint_dir: str | None = None
     results_dir: str = "results"
@@ -128,10 +131,17 @@ def run_sweep(plan: Plan, opts: RunOptions) -> SweepOutcome:
     check_store(uri)
     tracker = SweepTracker(uri, plan, results_dir=results_dir)
     checkpoint_root = Path(opts.checkpoint_dir or results_dir / "checkpoints").resolve()
+    changed = [] if opts.rerun else data_changes(plan, tracker.existing())
+    if changed and not (opts.rerun_changed or opts.accept_data):
+        raise refusal(plan, changed)  # before the lock: nothing is marked or created
 
     with tracker.lock(force=opts.force) as held:
         tracker.share_first_view()
+        if changed and not opts.rerun_changed:  # --accept-data
+            tracker.accept_data({c.run_id: c.now for c in changed})
+            console.print(f"kdsweep: kept {len(changed)} finished run(s) on the new data ({changed[0].what})")
         prepared = tracker.prepare(plan.runs, rerun=opts.rerun,
+                                   again={c.key for c in changed} if opts.rerun_changed else (),
                                    resumable=lambda key: _has_checkpoint(checkpoint_root, plan.sweep.name, key))
         jobs = build_jobs(plan, prepared, checkpoint_root)
         for job in jobs:  # fencing: these jobs stop if another driver takes the sweep over

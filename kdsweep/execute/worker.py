@@ -199,6 +199,7 @@ def _run_job(job: dict, *dep_results: dict, uri: str, board: Any, threads: int |
                         "kdsweep.attempts": str(_attempt(inner))})
         inner.start_clock(started)  # the UI's Duration: training time, not the time queued for a slot
         loggers.append(ProgressLogger(inner, board, run["key"], slot, run["epochs"], name=run.get("name", "")))
+    _log_data(trainable, [lg.inner for lg in loggers])
     if train_fn is None:
         from kdsweep.engine import train_group as train_fn
     from kdsweep.tracking.logger import system_metrics as monitor
@@ -246,6 +247,29 @@ def _run_job(job: dict, *dep_results: dict, uri: str, board: Any, threads: int |
                 logger.inner.set_tags({"kdsweep.attempts": str(_attempt(logger.inner))})
         pending = failed
     return results
+
+
+def _log_data(runs: list[dict], loggers: list[Any]) -> None:
+    """Record with each run the data it is about to train on (engine/data/fingerprint.py), as this node
+    sees it; a fused job's runs share one fingerprint. Not knowing it never stops training."""
+    import json
+    import logging
+
+    from kdsweep.engine.data.fingerprint import as_dicts, fingerprint
+    from kdsweep.errors import StopRun
+
+    seen: dict[str, dict] = {}
+    for run, logger in zip(runs, loggers, strict=True):
+        data = run["config"]["data"]
+        try:
+            text = json.dumps(data, sort_keys=True, default=str)
+            if text not in seen:
+                seen[text] = as_dicts(fingerprint(data))
+            logger.log_data(data["name"], seen[text])
+        except StopRun:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a fingerprint is a record, not a reason to fail
+            logging.getLogger(__name__).warning("could not record the data of run %s: %s", run["key"][:8], exc)
 
 
 def _attempt(logger: Any) -> int:

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limit
+DATA_CONTEXT = "mlflow.data.context"  # the input tag MLflow's UI shows beside a dataset
+DATA_CONTEXTS = {"train": "training", "val": "validation"}
 SYSTEM_METRICS_INTERVAL_S = 10.0
 
 # Statuses a run's own logger sets; RUNNING keeps the MLflow run open, the others end it.
@@ -217,6 +219,28 @@ class MlflowRunLogger:
         batch = [RunTag(safe_key(str(k)), clip(str(v), MAX_TAG_VALUE)) for k, v in tags.items()]
         for i in range(0, len(batch), 100):
             self._write(tags=batch[i: i + 100])
+
+    def log_data(self, name: str, prints: dict[str, dict[str, Any]]) -> None:
+        """The data the run trains on, one MLflow dataset input per split (the run page's Datasets: name,
+        digest, where from, files and bytes) and the `kdsweep.data` tag ({split: digest}), which the driver
+        compares before skipping the finished run (execute/data_check.py). `prints`: the engine's
+        fingerprint as dicts (engine/data/fingerprint.py)."""
+        import json
+
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        inputs = []
+        for split, p in prints.items():
+            made = p.get("made_from")
+            source_type, source = ("code", {"tags": {"made_from": made}}) if made else ("local", {"uri": p["source"]})
+            profile = {"made_from": made} if made else {"files": p["files"], "bytes": p["bytes"]}
+            dataset = Dataset(name=f"{name} {split}", digest=p["digest"], source_type=source_type,
+                              source=json.dumps(source), profile=json.dumps(profile))
+            inputs.append(DatasetInput(dataset, tags=[InputTag(DATA_CONTEXT, DATA_CONTEXTS.get(split, split))]))
+        self._flush(block=True)
+        self._call(self.client.log_inputs, self.run_id, datasets=inputs)
+        digests = {split: p["digest"] for split, p in prints.items()}
+        self.set_tags({names.TAG_DATA: json.dumps(digests, sort_keys=True, separators=(",", ":"))})
 
     def start_clock(self, start_s: float) -> bool:
         """Training starts now: a run that has logged no epoch takes `start_s` as its MLflow start time,

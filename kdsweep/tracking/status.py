@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import pandas as pd
 
@@ -20,6 +21,9 @@ from kdsweep.tracking import names
 from kdsweep.tracking.run_lookup import RunInfo, children_by_key, find_experiment_id, search_all
 from kdsweep.tracking.store import check_store, open_client, resolve_tracking_uri, sqlite_path
 
+# (plan, {run key: RunInfo}) -> changes with .key and .what: execute.data_check.data_changes, handed in
+# by the CLI (tracking imports no engine, which fingerprints the data).
+DataCheck = Callable[[Plan, dict[str, RunInfo]], list[Any]]
 NOT_STARTED = "not started"
 ORPHANED = "its driver is gone; `kdsweep run` resumes it"
 STATES = (RunStatus.FINISHED, RunStatus.PRUNED, RunStatus.RUNNING, RunStatus.PENDING, RunStatus.FAILED,
@@ -62,9 +66,10 @@ def _driver_alive(client, experiment_id: str, sweep: str) -> bool:  # noqa: ANN0
     return any(h is not None and h.state(Holder.STALE_AFTER_S) != "dead" for h in holders)
 
 
-def sweep_status(uri: str, plan: Plan) -> pd.DataFrame:
+def sweep_status(uri: str, plan: Plan, check_data: DataCheck | None = None) -> pd.DataFrame:
     """One row per planned run (plan order: stages first), its latest child's state and progress.
-    A RUNNING run whose driver is gone (killed, its node lost) says so and how to resume it."""
+    A RUNNING run whose driver is gone (killed, its node lost) says so and how to resume it; with
+    `check_data` (execute/data_check.py), a finished run whose data changed since says what changed."""
     children: dict[str, RunInfo] = {}
     driver_alive = True
     if _store_exists(uri):  # opening a missing SQLite store would create it
@@ -74,6 +79,10 @@ def sweep_status(uri: str, plan: Plan) -> pd.DataFrame:
             children = children_by_key(client, experiment_id, plan.sweep.name)
             driver_alive = _driver_alive(client, experiment_id, plan.sweep.name)
     rows = [_row(run, children.get(run.key)) for run in plan.runs]
+    changed = {c.key: c.what for c in check_data(plan, children)} if check_data is not None and children else {}
+    for run, row in zip(plan.runs, rows, strict=True):
+        if run.key in changed:
+            row["reason"] = f"data changed since: {changed[run.key]} (kdsweep run --rerun-changed or --accept-data)"
     if not driver_alive:
         for row in rows:
             if row["state"] == RunStatus.RUNNING:
@@ -117,7 +126,7 @@ def format_status(df: pd.DataFrame) -> str:
 
 
 def print_status(plan: Plan, tracking_uri: str | None = None, *, results_dir: Path = Path("results"),
-                 out: TextIO | None = None) -> int:
+                 out: TextIO | None = None, check_data: DataCheck | None = None) -> int:
     """`kdsweep status`: a counts line and the per-run table; exit code 0 (a report, not a verdict).
 
     `tracking_uri` is the --tracking-uri value (None: MLFLOW_TRACKING_URI, else the default store).
@@ -127,7 +136,7 @@ def print_status(plan: Plan, tracking_uri: str | None = None, *, results_dir: Pa
     uri = resolve_tracking_uri(tracking_uri, results_dir)
     if _store_exists(uri):
         check_store(uri, writes=False)
-    df = sweep_status(uri, plan)
+    df = sweep_status(uri, plan, check_data)
     counts = ", ".join(f"{n} {state}" for state, n in status_counts(df).items())
     print(f"{plan.sweep.name}: {len(df)} runs: {counts}  (store {uri})", file=out)
     print(format_status(df), file=out)

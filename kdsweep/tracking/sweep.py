@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -163,23 +163,25 @@ class SweepTracker:
     def existing(self) -> dict[str, RunInfo]:
         return children_by_key(self.client, self.experiment_id, self.name)
 
-    def prepare(self, runs: list[PlannedRun], *, rerun: bool = False,
+    def prepare(self, runs: list[PlannedRun], *, rerun: bool = False, again: Collection[str] = (),
                 resumable: Callable[[str], bool] | None = None) -> dict[str, Prepared]:
         """One MLflow run id per planned run, created or reused before any job starts.
 
         An unfinished child resumes in the same MLflow run only when its epochs can go on:
         `resumable(key)` says its resume checkpoint is there. Without one (deleted to start the
         run over, or a lost checkpoint directory) a child that already logged epochs is
-        superseded by a fresh child, so no run holds two trainings' points.
+        superseded by a fresh child, so no run holds two trainings' points. `again`: run keys that train
+        in a fresh child even if finished (their data changed: --rerun-changed), as --rerun does for all.
         """
         existing = self.existing()
         out: dict[str, Prepared] = {}
         for run in runs:
             old = existing.get(run.key)
             over = old is not None and resumable is not None and _logged_epochs(old) and not resumable(run.key)
-            if old is not None and not rerun and old.status == "FINISHED":
+            fresh = rerun or run.key in again
+            if old is not None and not fresh and old.status == "FINISHED":
                 out[run.key] = Prepared(old.run_id, "skip")
-            elif old is not None and not rerun and not over:
+            elif old is not None and not fresh and not over:
                 self._reset(old, run)
                 out[run.key] = Prepared(old.run_id, "resume")
             else:
@@ -212,6 +214,14 @@ class SweepTracker:
         if names.TAG_REASON in old.tags:
             with contextlib.suppress(Exception):
                 with_retry(self.client.delete_tag, old.run_id, names.TAG_REASON)
+
+    def accept_data(self, now: dict[str, str]) -> None:
+        """--accept-data: finished runs keep their results and record the data found now ({run id: the new
+        kdsweep.data tag}); what they trained on stays in kdsweep.data_accepted."""
+        for run_id, value in now.items():
+            before = with_retry(self.client.get_run, run_id).data.tags.get(names.TAG_DATA, "")
+            with_retry(self.client.set_tag, run_id, names.TAG_DATA_ACCEPTED, clip(before, MAX_TAG_VALUE))
+            with_retry(self.client.set_tag, run_id, names.TAG_DATA, clip(value, MAX_TAG_VALUE))
 
     def mark(self, run_id: str, status: str, reason: str | None = None, traceback: str | None = None) -> None:
         """End a child from the driver: see `mark_run`."""
