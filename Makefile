@@ -25,6 +25,7 @@ DEMO_WORKERS := 2
 demo: $(STAMP)
 	$(BIN)/kdsweep run sweeps/quickstart.yaml --cpu-workers $(DEMO_WORKERS)
 	$(BIN)/kdsweep table sweeps/quickstart.yaml
+	@echo "kdsweep is in $(BIN): run 'source $(BIN)/activate' to type kdsweep ... as above (or call $(BIN)/kdsweep)"
 
 test: $(STAMP)
 	$(BIN)/ruff check kdsweep tests benchmarks

@@ -58,3 +58,11 @@ def test_the_editable_install_prints_no_warning(tmp_path, setuptools_77):
 
     assert "Editable installation" in build()
     assert build(quiet) == ""
+
+
+def test_the_readme_and_make_demo_say_how_kdsweep_gets_on_the_path():
+    """Every hint writes `kdsweep ...`; after `make demo` it lives in .venv/bin, not on the PATH (issue 20)."""
+    first_block = (REPO / "README.md").read_text().split("```")[1]
+    assert "source .venv/bin/activate" in first_block
+    demo = re.search(r"^demo:.*?(?=^\S)", (REPO / "Makefile").read_text(), re.S | re.M).group()
+    assert "source $(BIN)/activate" in demo.splitlines()[-2]  # its last word, after the table
