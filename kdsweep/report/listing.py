@@ -60,7 +60,8 @@ def _columns_for(spec: dict, groups: list[list[dict]], table: dict, plan: Plan, 
         if spec.get("as") == "check":
             cells = [Cell(check_text(shown_value(g[0], key), value_labels)) for g in groups]
         else:
-            cells = [Cell(value_text(shown_value(g[0], key), value_labels)) for g in groups]
+            cells = [Cell(value_text(shown_value(g[0], key), value_labels, plan.sweep.labels.get(key)))
+                     for g in groups]
         return [Column(spec.get("label", key), cells, kind="key")]
     if "cases" in spec:
         cells = [Cell(_case_text(spec["cases"], g[0], plan, table)) for g in groups]

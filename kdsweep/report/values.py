@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from kdsweep.plan.build import format_value
+from kdsweep.plan.build import format_value, value_label
 from kdsweep.report.cells import CHECK, CROSS, NA, Cell
 from kdsweep.report.query import FINISHED, HISTORY_PREFIX, NOT_RUN, canonical
 from kdsweep.spec.dotted import get_path
@@ -50,8 +50,12 @@ def label_of(value: Any, labels: dict | None) -> str | None:
     return None
 
 
-def value_text(value: Any, labels: dict | None = None) -> str:
+def value_text(value: Any, labels: dict | None = None, sweep_labels: list[tuple[Any, str]] | None = None) -> str:
+    """A key's value as a table shows it: the table's label for it, else the sweep's `labels:` (which name
+    the runs too), else the value's compact text."""
     label = label_of(value, labels)
+    if label is None:
+        label = value_label(value, sweep_labels)
     if label is not None:
         return label
     return NA if value is None else format_value(value)

@@ -351,3 +351,28 @@ def test_unknown_stage_or_key_in_a_table_is_named(planned):
     typo = rs.TRICKS.replace("where: {schedule.warmup_epochs: [1, 3]}", "where: {schedule.warmup_epoch: 1}")
     with pytest.raises(UserError, match=r"where\.schedule\.warmup_epoch: no run .* did you mean 'schedule\.warmup_"):
         planned(typo, "bad_key")
+
+
+LOSS_LABELS = "name: {name}\n" + rs.base() + """\
+grid:
+  loss: [{kd: {T: 4, alpha: 0.9}}, {dist: {beta: 2.0, gamma: 2.0, tau: 4.0}}]
+labels:
+  loss: [KD, DIST]
+tables:
+  - name: methods
+    kind: list
+    columns:
+      - {key: loss, label: method}
+      - {metric: best_val_acc1}
+"""
+
+
+def test_a_list_column_of_a_sub_config_axis_prints_the_sweeps_labels(store, planned):
+    """`{key: loss}` over a grid of loss sub-configs: the sweep's `labels:` (as its run names), not
+    `{kd={T=4,alpha=0.9}}` (issue 20)."""
+    plan = planned(LOSS_LABELS, "tlosslabels")
+    sweep = store.sweep(plan)
+    for best, run in zip((71.0, 72.0), [r for r in plan.runs if r.stage is None], strict=True):
+        sweep.run(run, best=best)
+    text = table_md(store.uri, plan, "methods")
+    assert [line.split("|")[1].strip() for line in text.splitlines()[2:]] == ["KD", "DIST"]
