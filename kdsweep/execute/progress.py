@@ -21,6 +21,7 @@ from kdsweep.status import RunStatus
 # that had finished in an earlier `kdsweep run` (so it is not trained again).
 WAITING = "waiting"
 SKIPPED = "skipped"
+RECENT = 8  # epochs the board keeps per run, so a plain view polling slower than epochs end misses none
 FINAL = (*(s for s in RunStatus if s.is_finished()), SKIPPED)
 
 
@@ -42,6 +43,9 @@ class ProgressBoard:
         if event.get("val_acc1") is not None:
             run["best"] = max(run.get("best", float("-inf")), float(event["val_acc1"]))
             run.setdefault("first_time", event.get("time"))
+            if event.get("epoch"):  # every epoch's numbers, not only the latest: the plain view prints each
+                run["recent"] = [*run.get("recent", []), (int(event["epoch"]), float(event["val_acc1"]),
+                                                          run["best"])][-RECENT:]
         run.update({k: v for k, v in event.items() if v is not None})
         run["seq"] = self.seq
 
@@ -114,6 +118,7 @@ class LiveView:
         self.plain = not self.console.is_terminal
         self._printed: set[tuple] = set()
         self._reasons: dict[str, str] = {}  # reason -> the first run printed with it
+        self._epoch_printed: dict[str, int] = {}  # run key -> the last epoch whose line was printed
         self.started = time.time()
 
     def merge(self, snapshot: dict[str, dict[str, Any]]) -> None:
@@ -144,8 +149,16 @@ class LiveView:
                 view.state = RunStatus.RUNNING
             if event.get("reason"):
                 view.reason = event["reason"]
-            if self.plain and (view.state, view.epoch) != before:
-                self._print_line(view)
+            if self.plain:
+                # Epochs that ended since the last poll, the last one too when the run's end came with it
+                # (a teacher's 15/15 arrived with FINISHED, and only FINISHED was printed).
+                for epoch, val_acc1, best in event.get("recent", ()):
+                    if epoch > max(self._epoch_printed.get(key, 0), view.resumed_from):
+                        self._epoch_printed[key] = epoch
+                        self._print_text(view, f"[{view.slot}] {view.name}: epoch {epoch}/{view.epochs} "
+                                               f"val_acc1 {_acc(val_acc1)} best {_acc(best)}", epoch)
+                if (view.state, view.epoch) != before:
+                    self._print_line(view)
 
     def _slot_label(self, view: RunView) -> str:
         """GPU slots keep their device number; a CPU job (named by its process) becomes `cpu n`, the
@@ -174,6 +187,12 @@ class LiveView:
             view.reason = reason
         if self.plain:
             self._print_line(view)
+
+    def _print_text(self, view: RunView, text: str, epoch: int) -> None:
+        stamp = (view.key, RunStatus.RUNNING, epoch)
+        if stamp not in self._printed:
+            self._printed.add(stamp)
+            self.console.print(text, markup=False, highlight=False)
 
     def _print_line(self, view: RunView) -> None:
         stamp = (view.key, view.state, view.epoch)

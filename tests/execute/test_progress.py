@@ -98,3 +98,23 @@ def test_after_ctrl_c_nothing_is_left_running():
     live.merge({"k1": {"slot": "gpu 0", "epoch": 1}, "k2": {"slot": "gpu 1", "epoch": 1}})
     live.interrupted({"k1": "KILLED", "k2": "KILLED", "k3": "KILLED"})
     assert "running" not in live.summary_line() and "3 killed" in live.summary_line()
+
+
+def test_plain_output_prints_every_epoch_also_the_last_that_came_with_the_end():
+    """A teacher's last epoch and FINISHED reached the board between two polls: its 4/4 line was never
+    printed (issue 20), nor were epochs that ended faster than the view polls."""
+    board = ProgressBoard()
+    live, out = view(plain=True)
+    board.update("k1", {"slot": "cpu 7", "state": "RUNNING"})
+    board.update("k1", {"slot": "cpu 7", "epoch": 1, "val_acc1": 10.0})
+    live.merge(board.snapshot())
+    for epoch, acc in ((2, 30.0), (3, 20.0), (4, 40.0)):
+        board.update("k1", {"slot": "cpu 7", "epoch": epoch, "val_acc1": acc})
+    board.update("k1", {"slot": "cpu 7", "state": "FINISHED"})
+    live.merge(board.snapshot())
+    live.merge(board.snapshot())  # nothing new: nothing printed twice
+    assert out.getvalue().splitlines() == ["[cpu 1] T=2: epoch 1/4 val_acc1 10.00 best 10.00",
+                                           "[cpu 1] T=2: epoch 2/4 val_acc1 30.00 best 30.00",
+                                           "[cpu 1] T=2: epoch 3/4 val_acc1 20.00 best 30.00",
+                                           "[cpu 1] T=2: epoch 4/4 val_acc1 40.00 best 40.00",
+                                           "T=2: FINISHED"]
