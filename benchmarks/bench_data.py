@@ -14,7 +14,9 @@ flip, batch 64). The JPEG case has two kdsweep sides (spec/data_path.py): "decod
 path reading the decode-once cache (`on_device: true`; the cache is built once, timed
 separately: its cost is paid once per machine, not per job or epoch), and "workers", what a CPU
 run gets by default (`on_device: auto`): PIL decode and a uint8 crop-resize per sample in 2
-DataLoader workers, flip and normalise batched in the main process.
+DataLoader workers, flip and normalise batched in the main process. Run against an older
+kdsweep (PYTHONPATH=<its checkout>), the same sides time what that version did with the same
+configs: the before / after figures in benchmarks/README.md were taken so.
 
     python benchmarks/bench_data.py [--rounds 3] [--cifar 4096] [--jpegs 256] [--threads 1]
 """
@@ -151,7 +153,7 @@ def jpeg_case(root: Path, n: int, rounds: int) -> None:
           f"mapped by a later job in {map_s * 1e3:.0f} ms")
     workers = workers_side(root, 64, torch.device("cpu"))
     report("ImageFolder of 500x375 JPEGs, RandomResizedCrop(224) + flip, batch 64", n,
-           {bundle.path: bundle, workers.path: workers}, loader(pil, 64), rounds)
+           {"decoded": bundle, "workers": workers}, loader(pil, 64), rounds)
 
 
 def report(title: str, n: int, bundles: dict[str, object], pil_loader: DataLoader, rounds: int) -> None:
