@@ -3,6 +3,7 @@ gives per sample (`transforms.pil_pipeline`, the path it replaces) on real JPEG 
 
 import pytest
 import torch
+from PIL import Image
 from torchvision.transforms.v2.functional import pil_to_tensor
 
 from kdsweep.engine.data import build_data
@@ -44,9 +45,14 @@ def _per_sample(specs, path, seed=None, opener=open_rgb):
         return tf.pil_pipeline(specs, MEAN, STD, "t")(opener(path))
 
 
-def test_workers_decode_jpegs_to_the_pixels_pil_decodes(tree_root):
+def test_workers_decode_jpegs_to_the_pixels_pil_decodes(tree_root, tmp_path):
     for path in sorted(tree_root.rglob("*.jpg")):
         assert torch.equal(open_uint8(path), pil_to_tensor(open_rgb(path)))
+    for suffix in ("png", "bmp", "tif"):  # torchvision decodes the first; PIL the others
+        path = tmp_path / f"image.{suffix}"
+        Image.open(next(tree_root.rglob("*.jpg"))).convert("L").save(path)
+        assert torch.equal(open_uint8(path), pil_to_tensor(open_rgb(path)))
+        assert open_uint8(path).shape[0] == 3
 
 
 def test_deterministic_lists_give_the_per_sample_values(tree_root):
