@@ -8,6 +8,7 @@ to the jobs that need this one, which is how stages become task dependencies.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -214,7 +215,9 @@ def _run_job(job: dict, *dep_results: dict, uri: str, board: Any, threads: int |
             keys = [r["key"] for r, _ in pending]
             extra["prune"] = lambda i, epoch, metrics, keys=keys: prune(keys[i], epoch, metrics)
         try:
-            with monitor(uri, pending[0][0]["run_id"], enabled=system_metrics), collected() as raised:
+            with contextlib.ExitStack() as monitors, collected() as raised:
+                for run, _ in pending:  # every run of a fused job shows its process's usage, not only the first
+                    monitors.enter_context(monitor(uri, run["run_id"], enabled=system_metrics))
                 outcomes = train_fn([r["config"] for r, _ in pending],
                                     workdirs=[Path(r["workdir"]) for r, _ in pending],
                                     loggers=[lg for _, lg in pending], **extra)

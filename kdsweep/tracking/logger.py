@@ -280,8 +280,7 @@ _PENDING = object()  # what `_call` returns for a write left in the buffer
 
 
 @contextlib.contextmanager
-def system_metrics(uri: str, run_id: str, enabled: bool = True,
-                   interval_s: float = SYSTEM_METRICS_INTERVAL_S) -> Iterator[Any]:
+def system_metrics(uri: str, run_id: str, enabled: bool = True, interval_s: float | None = None) -> Iterator[Any]:
     """CPU, memory, disk, network (and GPU with nvidia-ml-py) as `system/...` metrics of the run.
 
     Uses MLflow's own SystemMetricsMonitor (a daemon thread in this process). It stops by
@@ -295,7 +294,8 @@ def system_metrics(uri: str, run_id: str, enabled: bool = True,
             quiet_mlflow_logging()
             from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 
-            monitor = SystemMetricsMonitor(run_id, sampling_interval=interval_s, samples_before_logging=1,
+            monitor = SystemMetricsMonitor(run_id, sampling_interval=interval_s or SYSTEM_METRICS_INTERVAL_S,
+                                           samples_before_logging=1,
                                            resume_logging=True, tracking_uri=uri)
             monitor.start()
         except Exception as exc:  # noqa: BLE001 - ImportError (no psutil) or any start-up failure
