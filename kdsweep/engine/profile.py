@@ -18,11 +18,17 @@ ops for ex: 3.8% fewer) would be 0.073376. Parameters: ex 2,793,064, exx 2,418,6
 
 from __future__ import annotations
 
+import copy
+import logging
+
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from kdsweep.engine.micronet_ops import micronet_ops
+from kdsweep.metric_names import PROFILE_METRICS
+
+log = logging.getLogger(__name__)
 
 MICRONET_PARAMS = 36.5e6  # WideResNet-28-10, the challenge's CIFAR-100 baseline
 MICRONET_OPS = 10.49e9
@@ -68,6 +74,20 @@ def profile_model(model: nn.Module, input_size: int, in_channels: int = 3) -> di
         "micronet_ops": ops,
         "micronet_score": micronet_score(params, ops),
     }
+
+
+def summary_profile(model: nn.Module, probe: torch.Tensor, *, where: str) -> dict[str, float]:
+    """A trained run's summary extras: parameter count, and FLOPs from the profiler run on a copy
+    of the student (a profiler may add hooks or buffers) at the probe's size. A profiler failure
+    costs only the flops entries (logged, naming `where`): it must not fail a trained run."""
+    out = {"params": float(sum(p.numel() for p in model.parameters()))}
+    try:
+        with torch.random.fork_rng(devices=[]):
+            prof = profile_model(copy.deepcopy(model).eval(), int(probe.shape[-1]), in_channels=int(probe.shape[1]))
+        out.update({name: float(prof[name]) for name in PROFILE_METRICS if name != "params"})
+    except Exception as e:  # noqa: BLE001 - a summary extra must not fail a trained run
+        log.warning("%s: could not profile the student (%s)", where, e)
+    return out
 
 
 def format_count(n: float) -> str:

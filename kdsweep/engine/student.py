@@ -118,8 +118,8 @@ class Student:
         marked = apply_margin(self.margin_head, logits, y)
         return None if marked is logits else marked
 
-    def train_step(self, batch: Batch, teacher: TeacherOutput, *, epoch: int, step: int) -> None:
-        """One optimiser step on the batch.
+    def train_step(self, batch: Batch, teacher: TeacherOutput, *, epoch: int, step: int) -> torch.Tensor:
+        """One optimiser step on the batch; returns its total loss (on the device, not read back).
 
         `epoch` (1-based, as mdistiller counts it) and `step` (1-based within the epoch) go
         to the losses with the batch's sample indices and the train split's labels (DKD's warm-up,
@@ -145,7 +145,6 @@ class Student:
                 )
                 terms = self.losses(ctx)
             total = sum(terms.values())
-            self.watch.add(terms, total)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(total).backward()
             if self.grad_clip:
@@ -156,6 +155,14 @@ class Student:
             self.schedule.step()
             if self.hooks:
                 self.hooks.clear()
+        self.record_step(terms, total, logits, y)
+        return total.detach()
+
+    def record_step(self, terms: dict[str, torch.Tensor], total: torch.Tensor, logits: torch.Tensor,
+                    y: torch.Tensor) -> None:
+        """A step's losses and top-1 into the epoch's meters and the divergence watch (no host sync);
+        a batched block (student_block.py) calls it with its slice of the logits."""
+        self.watch.add(terms, total)
         n = y.shape[0]
         meter = self.train_meter
         meter.n += n

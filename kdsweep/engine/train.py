@@ -30,7 +30,6 @@ epoch, train + val) and images_per_s (this run's train images over the group's t
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import signal
@@ -52,8 +51,8 @@ from kdsweep.engine.logger import RunLogger
 from kdsweep.engine.losses import build_losses
 from kdsweep.engine.models import build_model, load_weights
 from kdsweep.engine.student import Student, TeacherOutput, build_student
+from kdsweep.engine.student_block import build_block
 from kdsweep.errors import StopRun, UserError
-from kdsweep.metric_names import PROFILE_METRICS
 from kdsweep.spec.groups import first_difference
 from kdsweep.status import RunStatus
 
@@ -271,6 +270,7 @@ class _Group:
             run.student.start_epoch()
         if self.teacher is not None:
             self.teacher.train(self.teacher_train_mode)
+        block = build_block([r.student for r in runs], self.device)  # train.fuse: None when all loop
         for step, batch in enumerate(self.data.train.batches(epoch - 1), start=1):
             if self.should_stop():
                 self._kill(epoch, step)
@@ -279,9 +279,13 @@ class _Group:
             if not stepping:
                 break
             teacher_out = self._teach(batch.x, stepping, teacher_rng)
-            for run in stepping:
+            if block is not None:
+                block.train_step(batch, teacher_out, epoch=epoch, step=step)
+            for run in (r for r in stepping if block is None or r.student not in block):
                 run.student.train_step(batch, teacher_out, epoch=epoch, step=step)
             teacher_out = None
+        if block is not None:  # before the students evaluate and save
+            block.write_back()
         for run in runs:  # no host sync inside the epoch: a diverged run is failed here (divergence.py)
             bad = run.student.diverged() if run.active else None
             if bad is not None:
@@ -355,20 +359,9 @@ class _Group:
         run.result = _result(run, status, reason, summary)
 
     def _profile(self, run: _Run) -> dict[str, float]:
-        """Parameter count, and FLOPs from the profiler run on a copy of the student (a
-        profiler may add hooks or buffers). A profiler failure costs only the flops entry."""
-        model = run.student.model
-        out = {"params": float(sum(p.numel() for p in model.parameters()))}
-        try:
-            from kdsweep.engine.profile import profile_model
+        from kdsweep.engine.profile import summary_profile  # the FLOP counters, only when a run ends
 
-            with torch.random.fork_rng(devices=[]):
-                prof = profile_model(copy.deepcopy(model).eval(), int(self.probe.shape[-1]),
-                                     in_channels=int(self.probe.shape[1]))
-            out.update({name: float(prof[name]) for name in PROFILE_METRICS if name != "params"})
-        except Exception as e:  # noqa: BLE001 - a summary extra must not fail a trained run
-            log.warning("%s: could not profile the student (%s)", run.workdir, e)
-        return out
+        return summary_profile(run.student.model, self.probe, where=str(run.workdir))
 
     def _fail_all(self, reason: str) -> None:
         for run in self.runs:

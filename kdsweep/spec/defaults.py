@@ -29,6 +29,7 @@ NON_RESULT_KEYS: tuple[str, ...] = (
     "data.cache_dir",
     "train.threads",
     "train.compile",
+    "train.fuse",
     "teacher.run",
     "teacher.checkpoint_resolved",
 )
@@ -76,6 +77,7 @@ RUN_DEFAULTS: dict[str, Any] = {
         "amp": "off",  # off | bf16 | fp16 (CUDA only; ignored on the CPU)
         "channels_last": False,
         "compile": False,
+        "fuse": "auto",  # auto | batched | loop: a fused group's students as one batched model (spec/fuse.py)
         "patience": None,  # early stop after this many epochs without a better val top-1
         "deterministic": True,
         "threads": None,  # CPU threads for this job; the executor sets it
@@ -96,10 +98,12 @@ TEACHER_DEFAULTS: dict[str, Any] = {
 # The skeleton's own value rules (components' options carry theirs in their entries).
 DEVICES = ("auto", "cpu", "cuda")
 AMP_MODES = ("off", "bf16", "fp16")
+FUSE_MODES = ("auto", "batched", "loop")
 CHOICES: dict[str, tuple[str, ...]] = {
     "device": DEVICES,
     "train.amp": AMP_MODES,
     "data.on_device": ("auto", "true", "false"),
+    "train.fuse": FUSE_MODES,
 }
 # Types of skeleton keys whose default is None (the default itself says the type of the others).
 NULLABLE_TYPES: dict[str, tuple[type, ...]] = {

@@ -74,6 +74,10 @@ class LossEntry(Entry):
     # The weight the hard-label `ce` term takes beside this one when the sweep leaves it
     # open (kd: 1 - alpha; refinery: 0); None: ce keeps weight 1.
     ce_weight: Callable[[dict[str, Any]], float] | None = None
+    # The term reads only the logits and labels (no hooked features, no parameters or buffers of
+    # its own, no random draws), so students of one architecture can train as one batched model
+    # and compute it on their own slice of the logits (spec/fuse.py, engine/student_block.py).
+    batched: bool = False
 
     def teacher_mode(self, opts: dict[str, Any]) -> str:
         return str(opts.get(self.teacher_mode_option, "eval")) if self.teacher_mode_option else "eval"

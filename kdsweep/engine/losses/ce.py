@@ -18,7 +18,7 @@ class CEOptions(Options):
     label_smoothing: float = option(0.0, low=0, high=1, high_open=True)
 
 
-ENTRY = LossEntry("ce", CEOptions, impl="CrossEntropy")
+ENTRY = LossEntry("ce", CEOptions, impl="CrossEntropy", batched=True)
 
 
 class CrossEntropy(LossTerm):

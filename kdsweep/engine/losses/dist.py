@@ -18,7 +18,7 @@ class DISTOptions(Options):  # the authors' defaults; ce keeps weight 1 beside i
     tau: float = option(1.0, low=0, low_open=True, noun="a temperature")
 
 
-ENTRY = LossEntry("dist", DISTOptions, impl="DIST", needs_teacher=True)
+ENTRY = LossEntry("dist", DISTOptions, impl="DIST", needs_teacher=True, batched=True)
 
 EPS = 1e-8  # the authors' guard in the cosine's denominator
 

@@ -20,7 +20,7 @@ class DKDOptions(Options):  # mdistiller's CIFAR-100 defaults; ce keeps weight 1
     warmup_epochs: float = option(20, types=(int, float), low=0)  # 0: no ramp
 
 
-ENTRY = LossEntry("dkd", DKDOptions, impl="DKD", needs_teacher=True)
+ENTRY = LossEntry("dkd", DKDOptions, impl="DKD", needs_teacher=True, batched=True)
 
 
 class DKD(LossTerm):

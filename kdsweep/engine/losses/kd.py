@@ -26,7 +26,7 @@ class KDOptions(Options):
 
 
 ENTRY = LossEntry("kd", KDOptions, impl="HintonKD", needs_teacher=True,
-                  ce_weight=lambda opts: 1.0 - float(opts["alpha"]))
+                  ce_weight=lambda opts: 1.0 - float(opts["alpha"]), batched=True)
 
 
 class HintonKD(LossTerm):
