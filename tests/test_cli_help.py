@@ -47,3 +47,15 @@ def test_a_directory_or_a_missing_file_on_the_command_line(kdsweep, tmp_path):
     assert proc.returncode == 2
     assert proc.stderr == ("kdsweep: error: sweep file 'sweep/mine.yaml' not found (relative paths are relative "
                            f"to the current directory, {tmp_path})\n")
+
+
+def test_every_command_help_page_opens_with_what_it_does():
+    """`kdsweep run --help` had a usage line and options only; `plan --cpu` said "as for kdsweep run"."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.choices and isinstance(a.choices, dict))
+    for command, opening in (("run", "Train every planned run"), ("status", "Counts and a per-run state table"),
+                             ("table", "Print and write the sweep's tables"), ("keys", "Every key a sweep file takes")):
+        page = sub.choices[command].format_help()
+        assert page.split("\n\n")[1].startswith(opening), command
+    cpu = next(a for a in sub.choices["plan"]._actions if "--cpu" in a.option_strings)
+    assert "on the CPU even where a GPU is" in cpu.help
