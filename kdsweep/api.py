@@ -35,16 +35,17 @@ Overrides = Iterable[str] | Mapping[str, Any] | None
 SweepLike = Plan | str | Path
 
 
-def load_sweep(path: str | Path, overrides: Overrides = None, *, fuse: bool = True) -> Plan:
+def load_sweep(path: str | Path, overrides: Overrides = None, *, fuse: bool = True, smoke: bool = False) -> Plan:
     """The sweep file, checked and planned, as `kdsweep plan` shows it: `.runs` (each with its key,
     name, point and resolved config), `.axes`, `.stages`, `.sweep` (the file as read).
 
     `overrides`: `{"epochs": 1, "seeds": [0]}` or `["epochs=1", "seeds=[0]"]` (values read as YAML,
     as `-o` reads them); they reach what `-o` reaches (README, "The sweep file"). A mistake in the
     file raises `kdsweep.errors.UserError`, one line naming the file and key; a plan's warnings
-    (legal but probably not meant) are Python warnings.
+    (legal but probably not meant) are Python warnings. `smoke=True` is --smoke: fake images shaped like
+    the data set, a few steps, one seed, in the experiment `<name>-smoke` (plan/smoke.py).
     """
-    plan = plan_sweep(path, overrides, fuse=fuse)
+    plan = plan_sweep(path, overrides, fuse=fuse, smoke=smoke)
     for line in plan.warnings:
         warnings.warn(line, UserWarning, stacklevel=2)
     return plan
@@ -155,8 +156,8 @@ def table(sweep: SweepLike, name: str | None = None, *, overrides: Overrides = N
 
 def run(sweep: SweepLike, *, overrides: Overrides = None, fuse: bool = True, **options: Any) -> SweepOutcome:
     """Train the sweep as `kdsweep run` does, with the same options by the same names: tracking_uri,
-    address, gpus, jobs_per_gpu, cpu_workers, cpu, rerun, retries, checkpoint_dir, system_metrics,
-    force, inline, dashboard, ray_logs (`kdsweep run --help`; `fuse=False` is --no-fuse). Returns the
+    address, gpus, jobs_per_gpu, cpu_workers, cpu, rerun, rerun_changed, accept_data, retries, checkpoint_dir,
+    system_metrics, force, inline, dashboard, ray_logs (`kdsweep run --help`; `fuse=False` is --no-fuse). Returns the
     outcome: `exit_code` (0 all finished, 1 some failed, 130 interrupted), `statuses` and `reasons` by
     run key, `uri` (the store)."""
     from kdsweep.execute.runner import RunOptions, run_sweep
