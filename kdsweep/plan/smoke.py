@@ -11,6 +11,7 @@ sweep's results, nor overwrites them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from kdsweep.spec.names import dataset_shapes
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 SMOKE, FAKE = "smoke", "fake"  # Sweep.faked, and the suffix of the experiment's name
 # A few steps: 3 train batches of 16 and 2 val batches, one epoch. A user's own -o wins over these.
+SMOKE_TRIALS = 2  # a search's smoke run asks this many trials (unless -o search.trials says otherwise)
 SMOKE_OVERRIDES: dict[str, Any] = {"data.fake": True, "data.batch_size": 16, "data.limit": 48,
                                    "data.val_limit": 32, "epochs": 1}
 
@@ -50,6 +52,8 @@ def label(sweep: Sweep, *, smoke: bool) -> None:
     sweep.name = f"{sweep.name}-{faked}"
     if smoke and sweep.seeds and "seeds" not in sweep.file_overrides:
         sweep.seeds = sweep.seeds[:1]
+    if smoke and sweep.search is not None and "search.trials" not in sweep.file_overrides:
+        sweep.search = replace(sweep.search, trials=min(sweep.search.trials, SMOKE_TRIALS))  # its own study too
 
 
 def fake_note(plan: Plan) -> str | None:
@@ -64,7 +68,7 @@ def fake_note(plan: Plan) -> str | None:
                          for n in shaped)
         what = f"fake images shaped like {like}"
     else:
-        what = "fake data (-o data.name=fake)"
+        what = "random images made in code (-o data.name=fake), not the sweep's data set"
     epochs = sorted({int(run.config["epochs"]) for run in plan.runs})
     limit = data[0].get("limit")
     size = f", {limit} train images" if limit else ""

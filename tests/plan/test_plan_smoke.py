@@ -57,7 +57,7 @@ def test_a_users_own_overrides_win_over_the_smoke_settings(sweep):
 def test_a_sweep_faked_by_hand_is_named_apart_too(sweep):
     plan = plan_sweep(sweep, ["data.name=fake", "data.root=null"])
     assert plan.sweep.name == "tiny_c100-fake" and len(plan.runs) == 7
-    assert fake_note(plan).startswith("Fake data: fake data (-o data.name=fake)")
+    assert fake_note(plan).startswith("Fake data: random images made in code (-o data.name=fake)")
 
 
 def test_the_new_key_leaves_every_real_run_key_as_it_was(sweep):
@@ -70,3 +70,11 @@ def test_the_new_key_leaves_every_real_run_key_as_it_was(sweep):
 def test_a_smoke_run_is_refused_what_a_real_one_is(sweep):
     with pytest.raises(UserError, match="RandomCorp"):
         plan_sweep(sweep, ["data.train_transforms=[{name: RandomCorp, size: 32}]"], smoke=True)
+
+
+def test_a_searchs_smoke_run_asks_two_trials():
+    from pathlib import Path
+
+    sweep = Path(__file__).parents[2] / "sweeps" / "digits" / "digits_T_alpha_search.yaml"
+    assert plan_sweep(sweep).sweep.search.trials > 2
+    assert plan_sweep(sweep, smoke=True).sweep.search.trials == 2
