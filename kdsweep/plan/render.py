@@ -10,6 +10,7 @@ from rich.table import Table
 from kdsweep.plan.build import Plan, format_value
 from kdsweep.spec.data_path import planned
 from kdsweep.spec.dotted import flatten, get_path
+from kdsweep.spec.fuse import planned as planned_fuse
 
 
 def plan_table(plan: Plan) -> Table:
@@ -26,16 +27,26 @@ def plan_table(plan: Plan) -> Table:
     for col in ("key", "group", "needs"):
         table.add_column(col, no_wrap=True)
     table.add_column("data", overflow="fold")  # the data path (spec/data_path.py): tensor, decoded or workers
+    table.add_column("fuse", overflow="fold")  # batched block or loop (spec/fuse.py, train.fuse)
     for key in extra:
         table.add_column(key, overflow="fold")
     short = {r.key: r.short for r in plan.runs}
+    fused = fuse_labels(plan)
     for run in plan.runs:
         flat = flatten(run.config)
         cells = ["" if run.stage else format_value(flat.get(key, get_path(run.config, key))) for key in extra]
         needs = ",".join(short.get(k, k[:8]) for k in run.depends_on)
         table.add_row(run.stage or "-", run.name if not run.stage else "", run.short, run.group, needs or "-",
-                      planned(run.config["data"]), *cells)
+                      planned(run.config["data"]), fused[run.key], *cells)
     return table
+
+
+def fuse_labels(plan: Plan) -> dict[str, str]:
+    """Each run's place in its group's training (spec/fuse.py): `-` alone, batched, or loop and why."""
+    out: dict[str, str] = {}
+    for runs in plan.groups.values():
+        out.update(zip([r.key for r in runs], planned_fuse([r.config for r in runs]), strict=True))
+    return out
 
 
 def shown_keys(plan: Plan) -> list[str]:
@@ -57,8 +68,9 @@ def shown_keys(plan: Plan) -> list[str]:
 
 def print_plan(plan: Plan, *, as_json: bool = False, console: Console | None = None) -> None:
     if as_json:
-        print(json.dumps([{**r.to_json(), "data_path": planned(r.config["data"])} for r in plan.runs], indent=2,
-                         default=str))
+        fused = fuse_labels(plan)
+        print(json.dumps([{**r.to_json(), "data_path": planned(r.config["data"]), "fuse": fused[r.key]}
+                          for r in plan.runs], indent=2, default=str))
         return
     console = console or Console()
     if plan.runs:

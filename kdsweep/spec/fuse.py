@@ -80,7 +80,7 @@ def planned(configs: Sequence[dict[str, Any]]) -> list[str]:
     if fuse == LOOP:
         return [LOOP] * len(configs)
     if sum(why is None for why in whys) < 2:
-        return [f"{LOOP} ({why or 'alone in its block'})" for why in whys]
+        return [f"{LOOP} ({why or 'no second student to batch with'})" for why in whys]
     if fuse == BATCHED:
         return [BATCHED if why is None else f"{LOOP} ({why})" for why in whys]
     return [f"{LOOP} (CUDA: {BATCHED})" if why is None else f"{LOOP} ({why})" for why in whys]
