@@ -34,12 +34,13 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
 
-# The four speed benchmarks of benchmarks/README.md, side by side in one process each (~10 min).
+# The five speed benchmarks of benchmarks/README.md, side by side in one process each (~13 min).
 bench: $(STAMP)
 	cd benchmarks && ../$(BIN)/python bench_engine.py
 	cd benchmarks && ../$(BIN)/python bench_fused.py --rounds 2
 	cd benchmarks && ../$(BIN)/python bench_data.py
 	cd benchmarks && ../$(BIN)/python bench_sched.py --rounds 1 --jobs 20
+	cd benchmarks && ../$(BIN)/python bench_batched.py --rounds 2
 
 # The GPU check (benchmarks/README.md): every CUDA path in at most 8 minutes, report.md / .json in
 # $(OUT). No venv: a lent GPU machine runs a plain checkout on its own Python (on the device tool's
