@@ -75,9 +75,10 @@ class SweepOutcome:
 def _init_ray(opts: RunOptions) -> None:
     import logging
 
-    import ray
+    from kdsweep.execute.ray_security import loopback_only, secure_client, secure_local_cluster
 
-    if ray.is_initialized():
+    ray = sys.modules.get("ray")  # imported only below when not yet: Ray reads the loopback switch on import
+    if ray is not None and ray.is_initialized():
         return
     # Ray's local cluster announces its (default, wanted) token authentication on every start.
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
@@ -86,8 +87,12 @@ def _init_ray(opts: RunOptions) -> None:
                               "configure_logging": True, "logging_level": "info" if opts.ray_logs else "warning",
                               **opts.ray_init_kwargs}
     if address:
+        secure_client()
+        import ray
+
         ray.init(address=address, **kwargs)
         return
+    secure_local_cluster()  # every cluster kdsweep starts requires a token (execute/ray_security.py)
     gpu_ids = parse_gpu_list(opts.gpus)
     if gpu_ids is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpu_ids)
@@ -96,7 +101,10 @@ def _init_ray(opts: RunOptions) -> None:
         num_gpus = 0
     # "local": a new cluster of our own. Without an address Ray joins the latest cluster started on
     # this machine (another sweep's, a test's), which then refuses num_cpus / num_gpus.
-    ray.init(address="local", num_cpus=opts.num_cpus, num_gpus=num_gpus, **kwargs)
+    with loopback_only():
+        import ray
+
+        ray.init(address="local", num_cpus=opts.num_cpus, num_gpus=num_gpus, **kwargs)
 
 
 def _hardware(slots: Slots) -> str:
