@@ -43,6 +43,8 @@ class StackedOptimizer:
         self.own = [o.param_groups[0]["params"] for o in optimizers]  # each student's own tensors
         device = params[0].device
         groups = [o.param_groups[0] for o in optimizers]
+        self._lr_values: list[float] = []
+        self._lr_tensor = torch.zeros(0)
 
         def per_student(get) -> torch.Tensor:
             return torch.tensor([float(get(g)) for g in groups], device=device)
@@ -92,9 +94,21 @@ class StackedOptimizer:
         for g in grads:
             g.mul_(self._view(coef, g))
 
+    def _lrs(self) -> torch.Tensor:
+        """Each student's lr as its schedule left it, as a [K] tensor on the device. Copied only when
+        it changed, and on CUDA from pinned memory without blocking, so a step costs no host sync."""
+        lrs = [float(o.param_groups[0]["lr"]) for o in self.optimizers]
+        if lrs != self._lr_values:
+            device = self.params[0].device
+            values = torch.tensor(lrs)
+            self._lr_tensor = (values.pin_memory().to(device, non_blocking=True) if device.type == "cuda"
+                               else values.to(device))
+            self._lr_values = lrs
+        return self._lr_tensor
+
     @torch.no_grad()
     def step(self) -> None:
-        lrs = torch.tensor([o.param_groups[0]["lr"] for o in self.optimizers], device=self.params[0].device)
+        lrs = self._lrs()
         if self.kind is SGD:
             self._sgd(lrs)
         else:

@@ -11,10 +11,13 @@ A run joins the block when each of its loss terms reads only logits and labels (
 frozen modules, no cosine head with a margin, no fp16 loss scaling. The others stay in the loop
 beside the block. A block needs two students; one alone gains nothing.
 
-`auto` is batched on CUDA and loop on the CPU: on the CPU grouped convolutions are no faster
-than the loop's K small ones (benchmarks/README.md, bench_batched.py: 0.8x-1.0x the loop's
-student time at K = 8 for the digits student, slower still for cifar_resnet8x4). No GPU
-figure has been measured yet; `batched` on CUDA is the bet HFTA measured (grouped model arrays).
+`auto` is batched on CUDA and loop on the CPU. On the CPU (benchmarks/README.md, benchmark 5,
+one thread) the block pays only where per-op overhead dominates: at K = 8 the digits student's
+step is 0.91x the loop's speed at batch 64 (the sweeps' default), 1.24x at 32, 1.67x at 16;
+cifar_resnet8x4 is 0.51x at batch 64 (grouped convolutions are no faster than K small ones
+there). A CPU sweep with small batches may set `fuse: batched`. No GPU figure has been measured
+yet: `auto` = batched on CUDA is the bet HFTA measured for grouped model arrays, to be checked
+by benchmarks/gpu_check.py (part d).
 
 The engine asks `choose` with the device it trains on; `kdsweep plan`, which imports no torch
 and knows no device, shows `planned`.
