@@ -52,12 +52,16 @@ class RayBackend:
     def __init__(self, plan: Plan, jobs: list[Job], finished_deps: dict[str, dict], slots: Slots, opts: Any,
                  uri: str, console: Console):
         import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         from kdsweep.execute.worker import run_job
 
         self.plan, self.slots, self.opts, self.uri, self.console = plan, slots, opts, uri, console
         self.finished_deps = finished_deps
-        self.board = ray.remote(num_cpus=0)(ProgressBoard).remote()
+        # On the driver's node: the view's board must outlive any other node of a cluster (a lost worker
+        # node loses only the jobs Ray then runs again elsewhere).
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        self.board = ray.remote(num_cpus=0)(ProgressBoard).options(scheduling_strategy=here).remote()
         self.remote_job = ray.remote(run_job).options(max_retries=opts.worker_retries, retry_exceptions=False,
                                                       **slots.ray_options())
         self.view = LiveView(plan.sweep.name, [RunView(key=t.key, name=t.name, epochs=t.epochs)

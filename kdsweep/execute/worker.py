@@ -54,6 +54,17 @@ def ray_node() -> str:
         return ""
 
 
+def ray_node_ip() -> str:
+    """The address of this task's Ray node: says which node it is where nodes share a host name (several
+    nodes on one machine, containers)."""
+    try:
+        import ray
+
+        return ray.util.get_node_ip_address() if ray.is_initialized() else ""
+    except Exception:
+        return ""
+
+
 class ProgressLogger:
     """Wraps a run's MLflow logger and copies each epoch's numbers to the live view."""
 
@@ -196,6 +207,7 @@ def _run_job(job: dict, *dep_results: dict, uri: str, board: Any, threads: int |
         inner.guard()  # a job of a driver that was taken over before it started trains nothing
         started = time.time()
         inner.set_tags({"kdsweep.slot": slot, "kdsweep.node": node, "kdsweep.ray_node": ray_node(),
+                        "kdsweep.node_ip": ray_node_ip(),
                         "kdsweep.pid": str(os.getpid()), TAG_STARTED: _now_iso(started),
                         "kdsweep.attempts": str(_attempt(inner))})
         inner.start_clock(started)  # the UI's Duration: training time, not the time queued for a slot
