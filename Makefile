@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint bench gpu-check clean
+.PHONY: setup postgres demo test test-fast lint bench gpu-check clean
 
 # setuptools warns at every editable install that a folder named like the package in the working
 # directory may shadow it on import: here that folder *is* the package, so the warning is filtered.
@@ -14,7 +14,16 @@ $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	PYTHONWARNINGS="$(EDITABLE_QUIET)" $(BIN)/pip install -q -e '.[dev]'
+	$(MAKE) --no-print-directory postgres
 	touch $(STAMP)
+
+# The tests of MLflow on PostgreSQL start a server of their own (tests/execute/pg_server.py) from
+# Debian's binaries: installed here when missing and apt-get can (as root; CI runs as root).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; } || \
+	  echo "note: PostgreSQL is not installed; the tests of MLflow on PostgreSQL skip here and fail in CI (apt-get install postgresql)"
 
 setup: $(STAMP)
 
