@@ -93,7 +93,7 @@ def test_history_in_long_form_is_the_run_history_mlflow_keeps(example):
     assert len(curves) == len(variables["plan"].runs)
     client = MlflowClient(uri)
     for row in curves.to_dict("records"):
-        assert [m.value for m in client.get_metric_history(row["run_id"], "val_acc1")] == [row["value"]]
+        assert [m.value for m in client.get_metric_history(row["run_id"], "curves/val_acc1")] == [row["value"]]
     every = kdsweep.runs(variables["plan"], history=True)  # every per-epoch metric, loss terms included
     assert {"val_acc1", "train_loss", "lr", "train_loss_kd"} <= set(every["metric"])
     assert "best_val_acc1" not in set(every["metric"]) and not any(m.startswith("system/") for m in every["metric"])

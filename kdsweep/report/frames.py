@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from kdsweep.metric_names import plain_metrics
 from kdsweep.plan.build import Plan
 from kdsweep.report.query import HISTORY_PREFIX, SweepRecord, frame, pick_run
 from kdsweep.spec.dotted import get_path
@@ -57,7 +58,7 @@ def epoch_metrics(record: SweepRecord, plan: Plan) -> list[str]:
     for planned in plan.runs:
         run = pick_run(record.children.get(planned.key, []))
         if run is not None:
-            found.update(m for m in run.data.metrics
+            found.update(m for m in plain_metrics(run.data.metrics)
                          if m not in SUMMARY_METRICS and not m.startswith(SYSTEM_METRIC_PREFIX))
     return sorted(found)
 

@@ -18,6 +18,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Run
 
+from kdsweep.metric_names import plain_metrics, stored_names
 from kdsweep.plan.build import Plan, PlannedRun, run_name
 from kdsweep.spec.dotted import flatten
 from kdsweep.status import RunStatus
@@ -124,7 +125,7 @@ def frame(record: SweepRecord, plan: Plan, *, history: Iterable[str] = ()) -> pd
             "start_time": run.info.start_time if run else None,
             "config": planned.config,
         }
-        metrics = run.data.metrics if run else {}
+        metrics = plain_metrics(run.data.metrics) if run else {}
         for name in SUMMARY_METRICS:
             row[name] = float(metrics[name]) if name in metrics else float("nan")
         for name, value in metrics.items():
@@ -147,7 +148,8 @@ def _history(client: MlflowClient, run: Run | None, metric: str) -> dict[int, fl
     """{epoch: value} for one per-epoch metric; the last value logged at a step wins (resumed runs)."""
     if run is None:
         return {}
-    history = with_retry(client.get_metric_history, run.info.run_id, metric)
+    history = [point for key in stored_names(metric)  # `curves/val_acc1`, or an older run's `val_acc1`
+               for point in with_retry(client.get_metric_history, run.info.run_id, key)]
     points = sorted(history, key=lambda m: (m.step, m.timestamp))
     return {int(m.step): float(m.value) for m in points}
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from kdsweep.metric_names import plain_metrics
 from kdsweep.plan import Plan
 from kdsweep.plan.build import format_value
 from kdsweep.report.console import print_rendered
@@ -44,7 +45,7 @@ def load_trials(uri: str, plan: Plan) -> pd.DataFrame:
     rows = []
     for number, runs in sorted(by_trial.items()):
         point = json.loads(runs[0].data.tags.get(TAG_POINT) or "{}")
-        values = [r.data.metrics.get(search.metric) for r in runs]
+        values = [plain_metrics(r.data.metrics).get(search.metric) for r in runs]
         state = runs[0].data.tags.get(TAG_TRIAL_STATE) or "RUNNING"
         if any(RunStatus.parse(r.data.tags.get(TAG_STATUS)) == RunStatus.PRUNED for r in runs):
             state = "PRUNED"  # its group may still train: the trial state tag is written when the job ends
@@ -64,7 +65,7 @@ def load_trials(uri: str, plan: Plan) -> pd.DataFrame:
 
 def _last(runs: list[Any]) -> float:
     """The last epoch's val_acc1, mean over the runs (where a pruned trial stood when it stopped)."""
-    values = [r.data.metrics.get("val_acc1") for r in runs]
+    values = [plain_metrics(r.data.metrics).get("val_acc1") for r in runs]
     values = [v for v in values if v is not None]
     return sum(values) / len(values) if values else math.nan
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kdsweep.errors import StopRun
+from kdsweep.metric_names import curve_key
 from kdsweep.status import RunStatus
 from kdsweep.tracking import names
 from kdsweep.tracking.clock import move_start_time
@@ -186,6 +187,7 @@ class MlflowRunLogger:
 
         recorded = self._steps_recorded()
         tags = []
+        epoch_point = step is not None
         if step is None:
             step = self.last_epoch()
         else:
@@ -199,6 +201,7 @@ class MlflowRunLogger:
             if value is None:
                 continue
             name = safe_key(str(key))
+            name = curve_key(name) if epoch_point else name  # the run page shows its learning curves first
             if step in recorded.get(name, ()):
                 continue
             try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from kdsweep.metric_names import plain_metrics
 from kdsweep.status import RunStatus
 from kdsweep.tracking import names
 from kdsweep.tracking.store import with_retry
@@ -63,7 +64,7 @@ def run_info(run: Run) -> RunInfo:
         run_id=run.info.run_id,
         status=run.info.status,
         kdsweep_status=derived_status(run.info.status, tags),
-        metrics=dict(run.data.metrics),
+        metrics=plain_metrics(run.data.metrics),
         start_time=run.info.start_time,
         name=run.info.run_name or "",
         epoch=int(epoch) if epoch and epoch.lstrip("-").isdigit() else None,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from kdsweep.metric_names import curve_key
 from kdsweep.tracking.names import MLFLOW_SHARED_VIEW_PREFIX as TAG_PREFIX
 
 VIEW_KEY = "kdsweep"  # the share key: `?viewStateShareKey=kdsweep`
@@ -47,8 +48,9 @@ def axis_columns(axes: Iterable[str], param_keys: set[str], axis_tag_prefix: str
 def _line(metric: str, section: str) -> dict:
     """A line chart card, with the fields and defaults of the UI's RunsChartsLineCardConfig.
     Not `isGenerated`: the UI leaves a chart it did not generate as it is."""
+    key = curve_key(metric)  # as logged (metric_names.CURVE_PREFIX)
     return {"uuid": f"kdsweep-{metric}", "type": "LINE", "runsCountToCompare": 100, "metricSectionId": section,
-            "deleted": False, "isGenerated": False, "metricKey": metric, "selectedMetricKeys": [metric],
+            "deleted": False, "isGenerated": False, "metricKey": key, "selectedMetricKeys": [key],
             "lineSmoothness": 0, "xAxisScaleType": "linear", "scaleType": "linear", "range": {},
             "xAxisKey": "step", "selectedXAxisMetricKey": "", "yAxisKey": "metric", "yAxisExpressions": [],
             "ignoreOutliers": False, "useGlobalXaxisKey": True, "useGlobalLineSmoothing": True}

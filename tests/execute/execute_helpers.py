@@ -29,5 +29,7 @@ def children(uri: str, sweep: str) -> list:
 def history(uri: str, run_id: str, metric: str) -> list[tuple[int, float]]:
     from mlflow.tracking import MlflowClient
 
-    hist = MlflowClient(uri).get_metric_history(run_id, metric)
+    from kdsweep.metric_names import stored_names
+
+    hist = [m for key in stored_names(metric) for m in MlflowClient(uri).get_metric_history(run_id, key)]
     return sorted((m.step, m.value) for m in hist)

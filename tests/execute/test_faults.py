@@ -64,7 +64,10 @@ def points(uri: str, run_id: str) -> dict[str, list[int]]:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
-    return {m: sorted(p.step for p in client.get_metric_history(run_id, m)) for m in EPOCH_METRICS}
+    from kdsweep.metric_names import stored_names
+
+    client_points = client.get_metric_history
+    return {m: sorted(p.step for k in stored_names(m) for p in client_points(run_id, k)) for m in EPOCH_METRICS}
 
 
 def check_exactly_once(uri: str, run_id: str, epochs: int) -> None:
@@ -79,7 +82,7 @@ def logged_epochs(db: Path) -> int:
     """val_acc1 points in the store, read without MLflow (0 while the store does not exist yet)."""
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
-            return con.execute("SELECT count(*) FROM metrics WHERE key = 'val_acc1'").fetchone()[0]
+            return con.execute("SELECT count(*) FROM metrics WHERE key IN ('curves/val_acc1', 'val_acc1')").fetchone()[0]
     except sqlite3.Error:
         return 0
 

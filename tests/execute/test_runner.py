@@ -66,7 +66,7 @@ def test_quickstart_end_to_end_then_rerun_trains_nothing(workdir, ray_local, cap
     assert kd.data.tags["kdsweep.axis.loss.kd.alpha"] == "0.5"
     assert kd.data.params["loss.kd.T"] in ("2", "2.0")
     assert kd.data.params["loss.ce.weight"] == "0.5"
-    assert "train_loss_kd" in kd.data.metrics and "train_loss_ce" in kd.data.metrics
+    assert "curves/train_loss_kd" in kd.data.metrics and "curves/train_loss_ce" in kd.data.metrics  # per epoch
     # the six KD students share the teacher and train in one fused job
     assert len({by_name[n].data.tags["kdsweep.group"] for n in by_name if "T=" in n}) == 1
     # the MLflow UI's first view (`kdsweep ui` links to it), with the sweep's parent expanded

@@ -43,6 +43,8 @@ def test_a_smoke_run_is_labelled_as_one_everywhere(sweep, workdir, cli):
     assert len(runs) == 3  # the teacher stage and T = 2, 4 at the first seed
     assert {r.data.params["data.fake"] for r in runs} == {"true"}
     assert all(r.data.metrics["best_epoch"] == 1 for r in runs)
+    # The run page's chart sections follow the keys' prefixes: the learning curves first, the summary below.
+    assert all("curves/val_acc1" in r.data.metrics and "val_acc1" not in r.data.metrics for r in runs)
 
     rc, out, err = cli("table", sweep, "--smoke", "--tracking-uri", uri)
     assert rc == 0, err

@@ -61,3 +61,17 @@ def test_status_falls_back_to_mlflow_when_the_tag_is_missing(store, planned):
     store.client.delete_tag(run_id, names.TAG_STATUS)  # set_terminated made MLflow's status FINISHED
     df = load_runs(store.uri, plan)
     assert list(df["status"]) == ["finished", "not run"]
+
+
+def test_runs_logged_before_and_after_the_curves_prefix_read_alike(store, planned):
+    """Per-epoch metrics are logged as `curves/val_acc1` (the run page shows them first); a store also holds
+    runs of an older kdsweep with `val_acc1`: the report reads both, by the plain name."""
+    plan = planned(rs.T_ALPHA, "q_prefix")
+    sweep = store.sweep(plan)
+    sweep.run("T=1", best=79.0, history={"val_acc1": [40.0, 79.0]})  # an older run
+    sweep.run("T=3", best=81.0, history={"curves/val_acc1": [45.0, 81.0]})  # as logged now
+    df = load_runs(store.uri, plan, history=["val_acc1"])
+    assert df.loc[1, "history.val_acc1"] == {1: 40.0, 2: 79.0}
+    assert df.loc[2, "history.val_acc1"] == {1: 45.0, 2: 81.0}
+    assert df.loc[1, "val_acc1"] == 79.0 and df.loc[2, "val_acc1"] == 81.0  # the latest value, by its plain name
+    assert "curves/val_acc1" not in df.columns

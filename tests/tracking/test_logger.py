@@ -11,6 +11,7 @@ import time
 import pytest
 
 from kdsweep.engine.logger import RunLogger
+from kdsweep.metric_names import stored_names
 from kdsweep.tracking import names
 from kdsweep.tracking.logger import MlflowRunLogger, system_metrics
 from kdsweep.tracking.sweep import SweepTracker
@@ -23,7 +24,8 @@ def run_ids(uri, plan, results_dir) -> list[str]:
 
 
 def _history(client, run_id: str, key: str) -> list[tuple[int, float]]:
-    return sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
+    """A metric's points as logged: a per-epoch one under `curves/` (metric_names.CURVE_PREFIX)."""
+    return sorted((m.step, m.value) for k in stored_names(key) for m in client.get_metric_history(run_id, k))
 
 
 def test_metrics_steps_summary_and_status(uri, run_ids, client, tmp_path):
@@ -43,8 +45,8 @@ def test_metrics_steps_summary_and_status(uri, run_ids, client, tmp_path):
     assert _history(client, run_ids[1], "val_acc1") == [(1, 51.0), (2, 52.0), (3, 53.0)]
     assert _history(client, run_ids[1], "train_loss")[0] == (1, 1.0)
     assert _history(client, run_ids[1], "best_val_acc1") == [(3, 53.0)]  # the summary sits at the last epoch
-    history = client.get_metric_history(run_ids[1], "val_acc1")
-    assert all(m.timestamp > 0 for m in history)
+    history = client.get_metric_history(run_ids[1], "curves/val_acc1")
+    assert len(history) == 3 and all(m.timestamp > 0 for m in history)
     run = client.get_run(run_ids[1])
     assert run.info.status == "FINISHED" and run.info.end_time is not None
     assert run.data.tags[names.TAG_STATUS] == "FINISHED"

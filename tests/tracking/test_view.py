@@ -28,7 +28,8 @@ def test_the_view_carries_every_field_the_ui_replaces():
     view = first_view("p" * 32, [])
     assert set(UI_STATE_FIELDS) | set(SEARCH_FACETS) <= set(view)
     charts, sections = view["compareRunCharts"], view["compareRunSections"]
-    assert [c["metricKey"] for c in charts] == ["val_acc1", "train_loss", "val_loss", "lr", "best_val_acc1"]
+    assert [c["metricKey"] for c in charts] == ["curves/val_acc1", "curves/train_loss", "curves/val_loss",
+                                                "curves/lr", "best_val_acc1"]  # as logged: per-epoch under curves/
     assert [c["type"] for c in charts] == ["LINE"] * 4 + ["BAR"]
     # the UI files every other metric by section name, and keeps the last two sections last
     assert [s["name"] for s in sections][-2:] == ["Model metrics", "System metrics"]
