@@ -3,7 +3,9 @@
 The executor groups runs that share a teacher, data, seed, epoch count and batch size and
 differ only in what each student does with a batch (loss weights, temperature, lr). Per
 batch this loop loads and augments the data once, runs the teacher once, then steps each
-student in turn (student.py). The result is exactly what each run gives alone:
+student in turn (student.py), or those that can as one batched model (`train.fuse`,
+student_block.py: exact to ~1e-6, not bit for bit). In the loop the result is exactly what
+each run gives alone:
 
 - the data order and augmentation depend only on (seed, epoch), and the global RNG the data
   pipeline may draw from is reseeded at every epoch start (`runtime.epoch_seed`);
