@@ -1,5 +1,5 @@
 """MLflow on PostgreSQL (issue 22): a real PostgreSQL server and `mlflow server` on it, both on 127.0.0.1
-and shared by this module's tests, and the faults of test_faults.py repeated against
+(conftest.py's mlflow_on_postgres, shared with the Slurm test), and the faults of test_faults.py repeated against
 `--tracking-uri http://127.0.0.1:PORT`: drivers racing on a new sweep (one trains, the others are
 refused or find nothing to do), and a driver killed mid-run whose sweep the next `kdsweep run` (with Ray)
 finishes. Nothing is trained or logged twice.
@@ -13,17 +13,13 @@ starts is fenced by that generation.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 from execute_helpers import children, write_sweep
-from pg_server import pg_bin, start_mlflow, start_postgres
-from ray_nodes import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -35,28 +31,6 @@ base:
   train: {{threads: 1}}
 """
 EPOCH_METRICS = ("train_loss", "train_acc1", "val_loss", "val_acc1", "lr")
-
-
-@pytest.fixture(scope="module")
-def server():
-    """PostgreSQL (initdb in a temp dir, 127.0.0.1, a free port) and `mlflow server` on it; both
-    stopped after the module, even when a test failed. Missing binaries fail in CI, skip elsewhere."""
-    if pg_bin() is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not installed: make setup installs Debian's postgresql")
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
-    root = Path(tempfile.mkdtemp(prefix="kdpg", dir="/tmp"))  # /tmp: the postgres user can reach it
-    postgres = mlflow = None
-    try:
-        postgres = start_postgres(root, free_port())
-        mlflow = start_mlflow(postgres.uri, root / "artifacts", free_port(), root / "mlflow.log")
-        yield mlflow.uri
-    finally:
-        if mlflow is not None:
-            mlflow.stop()
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def driver_args(sweep: Path, uri: str, *extra: str) -> list[str]:
@@ -76,7 +50,8 @@ def check_exactly_once(uri: str, run_id: str, epochs: int) -> None:
         assert steps == list(range(1, epochs + 1)), (metric, steps)
 
 
-def test_a_sweep_on_mlflow_over_postgres_with_drivers_racing(server, tmp_path):
+def test_a_sweep_on_mlflow_over_postgres_with_drivers_racing(mlflow_on_postgres, tmp_path):
+    server = mlflow_on_postgres
     """Three `kdsweep run` of one new sweep at once against the server: exactly one trains, each other
     is refused in one line (or, arriving after it finished, finds nothing to train)."""
     sweep = write_sweep(tmp_path, "pg_race", BODY.format(epochs=3, limit=960))
@@ -99,7 +74,8 @@ def test_a_sweep_on_mlflow_over_postgres_with_drivers_racing(server, tmp_path):
     check_exactly_once(server, run.info.run_id, 3)
 
 
-def test_a_killed_driver_loses_nothing_and_trains_nothing_twice(server, tmp_path):
+def test_a_killed_driver_loses_nothing_and_trains_nothing_twice(mlflow_on_postgres, tmp_path):
+    server = mlflow_on_postgres
     """SIGKILL after epoch 2's checkpoint is written and before it is logged; the next `kdsweep run`
     (Ray workers logging to the server) takes the dead driver's lock at once and resumes the same run
     from the checkpoint: epoch 2 logged once, from the checkpoint, and the rest after it."""
