@@ -11,6 +11,17 @@ import shlex
 from typing import Any
 
 
+def again_plan(command: str, plan: Any, uri: str) -> str:
+    """`kdsweep <command> ...` for a planned sweep (where the command line's arguments are not at hand):
+    its file, the -o it was planned with, --smoke, and the store `uri`."""
+    parts = ["kdsweep", command, str(plan.sweep.path)]
+    for text in plan.sweep.given:
+        parts += ["-o", text]
+    if plan.sweep.faked == "smoke":
+        parts.append("--smoke")
+    return shlex.join([*parts, "--tracking-uri", uri])
+
+
 def again(command: str, args: Any, *, sweep: bool = True) -> str:
     """`kdsweep <command> <sweep> -o ... --smoke --tracking-uri ...` from the parsed arguments `args`."""
     parts = ["kdsweep", command]

@@ -29,6 +29,7 @@ from kdsweep.execute.notices import Notices
 from kdsweep.execute.preflight import preflight
 from kdsweep.execute.progress import SKIPPED, failure_lines
 from kdsweep.execute.resources import Slots, parse_gpu_list, plan_slots
+from kdsweep.hints import again_plan
 from kdsweep.plan import Plan
 from kdsweep.status import RunStatus
 
@@ -217,7 +218,7 @@ def _say_stopped(plan: Plan, uri: str, stopped: dict[str, str], reasons: dict[st
         if kind == "store":
             detail = reasons.get(keys[0], "").split(" (", 1)[0]
             console.print(f"kdsweep: {detail}: {len(keys)} run(s) stopped after their last saved epoch; "
-                          f"`kdsweep run {plan.sweep.path}` finishes them once the store answers, nothing is lost")
+                          f"`{again_plan('run', plan, uri)}` finishes them once the store answers, nothing is lost")
         else:
             console.print(f"kdsweep: another driver took sweep {plan.sweep.name} over (--force): {len(keys)} "
                           f"run(s) of this one stopped without writing; the other driver trains them")

@@ -11,7 +11,7 @@ from kdsweep.plan.build import Plan, PlannedRun, build_plan, format_value, run_n
 from kdsweep.plan.smoke import label, with_smoke
 from kdsweep.plan.tables import check_tables
 from kdsweep.spec.load import Sweep, load_sweep
-from kdsweep.spec.overrides import file_origin
+from kdsweep.spec.overrides import file_origin, override_texts
 
 __all__ = ["Plan", "PlannedRun", "build_plan", "format_value", "plan_sweep", "run_name"]
 
@@ -25,6 +25,7 @@ def plan_sweep(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] | 
     """
     sweep: Sweep = load_sweep(path, with_smoke(overrides) if smoke else overrides)
     label(sweep, smoke=smoke)
+    sweep.given = override_texts(overrides)
     try:
         plan = build_plan(sweep, fuse=fuse)
         check_tables(plan)

@@ -48,6 +48,7 @@ class Sweep:
     file_overrides: dict[str, Any] = field(default_factory=dict)  # `-o seeds=[0]`, `-o search.trials=6`, ...
     search: Search | None = None  # points picked by Optuna at run time (spec/search.py)
     faked: str | None = None  # "smoke" (--smoke) or "fake" (-o data.name=fake): named apart (plan/smoke.py)
+    given: tuple[str, ...] = ()  # the -o overrides as the user gave them: what a printed hint repeats
 
 
 def _read_yaml(path: Path, *, what: str) -> Any:

@@ -63,6 +63,14 @@ def parse_overrides(overrides: Iterable[str] | Mapping[str, Any] | None) -> list
     return [parse_override(o) for o in overrides]
 
 
+def override_texts(overrides: Iterable[str] | Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The overrides as `-o` texts: as given on the command line, or `key=<value as YAML>` from Python."""
+    if isinstance(overrides, Mapping):
+        return tuple(f"{k}={yaml.safe_dump(v, default_flow_style=True, width=10**6).strip().removesuffix('...').strip()}"
+                     for k, v in overrides.items())
+    return tuple(str(o) for o in overrides or ())
+
+
 @dataclass
 class Routed:
     """The sweep file's tree with the file-level overrides applied, and the run-config ones apart."""
