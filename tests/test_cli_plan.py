@@ -30,8 +30,8 @@ def test_plan_json(cli):
     assert len(rows) == 8
     assert set(rows[0]) == {"key", "name", "stage", "depends_on", "group", "point", "config", "data_path", "fuse"}
     assert rows[0]["data_path"] == "tensor"  # digits: uint8 tensors, batched on the device
-    # train.fuse auto (spec/fuse.py): the T x alpha group is one batched model on CUDA, the loop on a CPU
-    assert rows[0]["fuse"] == "-" and rows[1]["fuse"] == "loop (CUDA: batched)"
+    # train.fuse auto (spec/fuse.py): the loop until the block is measured faster on a device
+    assert rows[0]["fuse"] == "-" and rows[1]["fuse"] == "loop"
     assert rows[0]["stage"] == "teacher" and rows[0]["point"] == {} and rows[0]["depends_on"] == []
     assert rows[1]["point"] == {"loss.kd.alpha": 0.5, "loss.kd.T": 2} and rows[1]["name"] == "alpha=0.5 T=2"
     assert rows[1]["depends_on"] == [rows[0]["key"]]

@@ -97,11 +97,19 @@ def on_fake_data(configs: list[dict[str, Any]], ctx: Context, root: Path) -> lis
     return short
 
 
-def amp_modes(configs: list[dict[str, Any]], ctx: Context) -> list[str]:
+def modes(configs: list[dict[str, Any]], ctx: Context) -> list[tuple[str, str]]:
+    """(AMP, train.fuse) pairs to train: AMP off and on; on CUDA also the batched-students block
+    (spec/fuse.py) where two runs of the group could join it, since `auto` does not pick it yet."""
+    from kdsweep.spec.fuse import choose
+
     own = str(configs[0]["train"].get("amp") or "off")
     if not ctx.cuda:
-        return ["off"]
-    return ["off", own if own != "off" else "bf16"]
+        return [("off", "loop")]
+    out = [("off", "loop"), (own if own != "off" else "bf16", "loop")]
+    asked = [{**c, "train": {**c["train"], "fuse": "batched"}} for c in configs]
+    if any(choose(asked, "cuda")):
+        out.append(("off", "batched"))
+    return out
 
 
 def describe(configs: list[dict[str, Any]]) -> dict[str, str]:
@@ -114,7 +122,8 @@ def describe(configs: list[dict[str, Any]]) -> dict[str, str]:
     return {"models": models, "losses": "+".join(terms)}
 
 
-def train_once(configs: list[dict[str, Any]], amp: str, ctx: Context, folder: Path) -> dict[str, Any]:
+def train_once(configs: list[dict[str, Any]], amp: str, ctx: Context, folder: Path,
+               fuse: str = "loop") -> dict[str, Any]:
     from kdsweep.engine import train_group
     from kdsweep.engine.logger import NullLogger
 
@@ -122,6 +131,7 @@ def train_once(configs: list[dict[str, Any]], amp: str, ctx: Context, folder: Pa
     short = on_fake_data(configs, ctx, folder)
     for cfg in short:
         cfg["train"]["amp"] = amp
+        cfg["train"]["fuse"] = fuse
     data = short[0]["data"]
     shape = f"{data['num_classes']} classes, {data['input_size']} px, batch {data['batch_size']}"
     t0 = time.perf_counter()
@@ -167,7 +177,7 @@ def run(ctx: Context, result: PartResult) -> None:
         for row, configs in jobs:
             row["status"] = "cut by the time cap"  # until it ends, in case the cap ends it
             try:
-                row.update(train_once(configs, row["amp"], ctx, ctx.work / "engine" / str(row["#"])))
+                row.update(train_once(configs, row["amp"], ctx, ctx.work / "engine" / str(row["#"]), row["fuse"]))
             except Exception as e:  # noqa: BLE001 - one group's failure is a row; the others still run
                 row["status"] = f"{FAILED}: {type(e).__name__}: {e}".splitlines()[0][:300]
             if ctx.cuda:
@@ -182,7 +192,7 @@ def plan_rows(ctx: Context, result: PartResult) -> list[tuple[dict[str, Any], li
     cut by its time cap has then tried something of every sweep."""
     from kdsweep.plan import plan_sweep
 
-    seen: dict[tuple[str, str], int] = {}  # (shape, amp) -> the row that trains it
+    seen: dict[tuple[str, str, str], int] = {}  # (shape, amp, fuse) -> the row that trains it
     jobs: list[tuple[int, int, dict[str, Any], list[dict[str, Any]]]] = []
     for path in sweep_files():
         rel = path.relative_to(REPO / "sweeps").as_posix()
@@ -205,18 +215,19 @@ def plan_rows(ctx: Context, result: PartResult) -> list[tuple[dict[str, Any], li
             label = label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 3] + "..."
             label += f" (+{len(runs) - 1})" if len(runs) > 1 else ""
             fresh = False
-            for amp in amp_modes(configs, ctx):
+            for amp, fuse in modes(configs, ctx):
                 row = {
                     "#": len(result.rows) + 1,
                     "sweep": rel,
                     "group": label,
                     **describe(configs),
                     "amp": amp,
+                    "fuse": fuse,
                     "data": "",
                     "status": "not reached",
                 }
                 result.rows.append(row)
-                key = (shape_key(configs), amp)
+                key = (shape_key(configs), amp, fuse)
                 if key in seen:
                     row["status"] = f"same code as #{seen[key]}"
                     continue

@@ -11,13 +11,15 @@ A run joins the block when each of its loss terms reads only logits and labels (
 frozen modules, no cosine head with a margin, no fp16 loss scaling. The others stay in the loop
 beside the block. A block needs two students; one alone gains nothing.
 
-`auto` is batched on CUDA and loop on the CPU. On the CPU (benchmarks/README.md, benchmark 5,
+`auto` is batched only on the device types of `AUTO_BATCHED_ON`: where the block was measured
+faster than the loop. Today that is none. On the CPU (benchmarks/README.md, benchmark 5,
 one thread) the block pays only where per-op overhead dominates: at K = 8 the digits student's
 step is 0.91x the loop's speed at batch 64 (the sweeps' default), 1.24x at 32, 1.67x at 16;
 cifar_resnet8x4 is 0.51x at batch 64 (grouped convolutions are no faster than K small ones
-there). A CPU sweep with small batches may set `fuse: batched`. No GPU figure has been measured
-yet: `auto` = batched on CUDA is the bet HFTA measured for grouped model arrays, to be checked
-by benchmarks/gpu_check.py (part d).
+there). A CPU sweep with small batches may set `fuse: batched`. On CUDA the block has never
+run: HFTA measured grouped model arrays paying there, but a default must not be a path no GPU
+has tried. Once benchmarks/gpu_check.py (part d, and part a with `fuse: batched`) has run on a
+GPU and its report under benchmarks/gpu/ shows the block faster, add "cuda" below.
 
 The engine asks `choose` with the device it trains on; `kdsweep plan`, which imports no torch
 and knows no device, shows `planned`.
@@ -31,6 +33,7 @@ from typing import Any
 from kdsweep.spec.entries import LOSSES
 
 BATCHED, LOOP, AUTO = "batched", "loop", "auto"
+AUTO_BATCHED_ON: frozenset[str] = frozenset()  # device types where `auto` is batched: measured faster there
 
 
 def group_reason(config: dict[str, Any], device_type: str | None) -> str | None:
@@ -61,7 +64,7 @@ def run_reason(config: dict[str, Any]) -> str | None:
 def wanted(config: dict[str, Any], device_type: str) -> bool:
     """Whether the group's `train.fuse` asks for a block on this device."""
     fuse = str((config.get("train") or {}).get("fuse") or AUTO).lower()
-    return fuse == BATCHED or (fuse == AUTO and device_type == "cuda")
+    return fuse == BATCHED or (fuse == AUTO and device_type in AUTO_BATCHED_ON)
 
 
 def choose(configs: Sequence[dict[str, Any]], device_type: str) -> list[bool]:
@@ -74,7 +77,7 @@ def choose(configs: Sequence[dict[str, Any]], device_type: str) -> list[bool]:
 
 def planned(configs: Sequence[dict[str, Any]]) -> list[str]:
     """What each run of a group gets, as `kdsweep plan` shows it (no device known): `-` alone,
-    `batched`, `loop (<why>)`, or for `auto` `loop (CUDA: batched)`."""
+    `batched`, `loop (<why>)`, or for `auto` `loop` (or `loop (cuda: batched)` once measured there)."""
     if len(configs) < 2:
         return ["-"] * len(configs)
     fuse = str((configs[0].get("train") or {}).get("fuse") or AUTO).lower()
@@ -86,4 +89,5 @@ def planned(configs: Sequence[dict[str, Any]]) -> list[str]:
         return [f"{LOOP} ({why or 'no second student to batch with'})" for why in whys]
     if fuse == BATCHED:
         return [BATCHED if why is None else f"{LOOP} ({why})" for why in whys]
-    return [f"{LOOP} (CUDA: {BATCHED})" if why is None else f"{LOOP} ({why})" for why in whys]
+    on = ", ".join(sorted(AUTO_BATCHED_ON))
+    return [(f"{LOOP} ({on}: {BATCHED})" if on else LOOP) if why is None else f"{LOOP} ({why})" for why in whys]

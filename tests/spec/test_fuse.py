@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kdsweep.spec.fuse import choose, planned
+from kdsweep.spec.fuse import AUTO_BATCHED_ON, choose, planned
 from kdsweep.spec.resolve import resolve_run_config
 
 
@@ -18,10 +18,12 @@ KD = {"kd": {"T": 4.0}}
 HINT = {"kd": {}, "hint": {"layers": [{"student": "features.2", "teacher": "features.2"}]}}
 
 
-def test_auto_is_batched_on_cuda_and_the_loop_on_the_cpu():
+def test_auto_is_the_loop_until_the_block_is_measured_faster_on_a_device():
     group = [_cfg(), _cfg(loss=KD)]
-    assert choose(group, "cuda") == [True, True]
+    assert AUTO_BATCHED_ON == frozenset()  # no GPU report yet (benchmarks/gpu/): batched only when asked
+    assert choose(group, "cuda") == [False, False]
     assert choose(group, "cpu") == [False, False]
+    assert choose([_cfg("batched"), _cfg("batched", loss=KD)], "cuda") == [True, True]
     assert choose([_cfg("batched"), _cfg("batched", loss=KD)], "cpu") == [True, True]
     assert choose([_cfg("loop"), _cfg("loop", loss=KD)], "cuda") == [False, False]
 
@@ -42,7 +44,7 @@ def test_shared_settings_that_rule_the_block_out(train, device):
 def test_what_the_plan_shows():
     assert planned([_cfg()]) == ["-"]
     assert planned([_cfg(), _cfg(loss=KD), _cfg(loss=HINT)]) == [
-        "loop (CUDA: batched)", "loop (CUDA: batched)", "loop (loss.hint)"]
+        "loop", "loop", "loop (loss.hint)"]
     assert planned([_cfg("batched"), _cfg("batched", loss=HINT)]) == ["loop (no second student to batch with)", "loop (loss.hint)"]
     assert planned([_cfg("batched"), _cfg("batched")]) == ["batched", "batched"]
     assert planned([_cfg("loop"), _cfg("loop")]) == ["loop", "loop"]
