@@ -19,25 +19,35 @@ def plan_table(plan: Plan) -> Table:
     so two runs never look the same in a narrow terminal."""
     extra = [k for k in shown_keys(plan) if k not in plan.axes]
     n_groups = len(plan.groups)
+    fused = fuse_labels(plan)
+    paths = {r.key: planned(r.config["data"]) for r in plan.runs}
+    # A column only where runs differ: one data path, or no run in a batched block, is said once, in the title.
+    show_path = len(set(paths.values())) > 1
+    show_fuse = any(v == "batched" for v in fused.values())
+    said = ([] if show_path else [f"data: {next(iter(paths.values()), '-')}"]) + \
+        ([] if show_fuse else ["students step one by one (train.fuse)"] if n_groups < len(plan.runs) else [])
     title = (f"{plan.sweep.name}: {len(plan.runs)} runs "
-             f"({sum(1 for r in plan.runs if r.stage)} stage, {n_groups} group{'s' if n_groups != 1 else ''})")
+             f"({sum(1 for r in plan.runs if r.stage)} stage, {n_groups} group{'s' if n_groups != 1 else ''})"
+             + "".join(f"; {x}" for x in said))
     table = Table(title=title)
     table.add_column("stage", no_wrap=True)
     table.add_column("run", overflow="fold", ratio=1)
     for col in ("key", "group", "needs"):
         table.add_column(col, no_wrap=True)
-    table.add_column("data", overflow="fold")  # the data path (spec/data_path.py): tensor, decoded or workers
-    table.add_column("fuse", overflow="fold")  # batched block or loop (spec/fuse.py, train.fuse)
+    if show_path:
+        table.add_column("data", overflow="fold")  # the data path (spec/data_path.py): tensor, decoded or workers
+    if show_fuse:
+        table.add_column("fuse", overflow="fold")  # batched block or loop (spec/fuse.py, train.fuse)
     for key in extra:
         table.add_column(key, overflow="fold")
     short = {r.key: r.short for r in plan.runs}
-    fused = fuse_labels(plan)
     for run in plan.runs:
         flat = flatten(run.config)
         cells = ["" if run.stage else format_value(flat.get(key, get_path(run.config, key))) for key in extra]
         needs = ",".join(short.get(k, k[:8]) for k in run.depends_on)
+        chosen = ([paths[run.key]] if show_path else []) + ([fused[run.key]] if show_fuse else [])
         table.add_row(run.stage or "-", run.name if not run.stage else "", run.short, run.group, needs or "-",
-                      planned(run.config["data"]), fused[run.key], *cells)
+                      *chosen, *cells)
     return table
 
 
