@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import secrets
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,26 +81,29 @@ def node_ports(ip: str) -> list[str]:
 
 @dataclass
 class Node:
-    """One `ray start` node; its processes are those whose command line names its temp dir, and theirs."""
+    """One `ray start` node: the processes under its cluster's temp root started for its address (Ray
+    2.52 gives a worker node the head's temp dir whatever --temp-dir says; 2.60 its own)."""
 
     temp_dir: Path
     ip: str
     env: dict[str, str] = field(repr=False)
 
     def processes(self) -> list[psutil.Process]:
-        return processes_under(self.temp_dir)
+        mine = re.compile(rf"node[-_]ip[-_]address[= ]{re.escape(self.ip)}\b")
+        return processes_under(self.temp_dir.parent, lambda line: bool(mine.search(line)))
 
     def kill(self) -> None:
         kill_all(self.processes())
 
 
-def processes_under(directory: Path) -> list[psutil.Process]:
-    """Processes whose command line names `directory` (Ray's daemons get their session dir), with their
-    descendants (the workers a raylet starts)."""
+def processes_under(directory: Path, also: Callable[[str], bool] = lambda line: True) -> list[psutil.Process]:
+    """Processes whose command line names `directory` (Ray's daemons get their session dir) and passes
+    `also`, with their descendants (the workers a raylet starts)."""
     text = str(directory)
     found: dict[int, psutil.Process] = {}
     for proc in psutil.process_iter(["cmdline"]):
-        if any(text in arg for arg in proc.info["cmdline"] or ()):
+        line = " ".join(proc.info["cmdline"] or ())
+        if text in line and also(line):
             found[proc.pid] = proc
             try:
                 found.update({c.pid: c for c in proc.children(recursive=True)})
