@@ -22,6 +22,7 @@ from typing import Any
 
 from rich.console import Console
 
+from kdsweep.errors import UserError
 from kdsweep.execute.backends import InlineBackend, JobFeed, RayBackend, quietly
 from kdsweep.execute.data_check import data_changes, refusal
 from kdsweep.execute.jobs import Job, build_jobs
@@ -91,7 +92,12 @@ def _init_ray(opts: RunOptions) -> None:
         secure_client()
         import ray
 
-        ray.init(address=address, **kwargs)
+        try:
+            ray.init(address=address, **kwargs)
+        except ConnectionError:  # Ray says only "Failed to connect", after logging why (e.g. a missing token)
+            raise UserError(f"no Ray cluster at {address} let this client in: check that it runs there and, if it "
+                            "requires a token (every cluster kdsweep or its Slurm template starts does), set "
+                            "RAY_AUTH_TOKEN_PATH to its token file (docs/slurm.md)", where="--address") from None
         return
     secure_local_cluster()  # every cluster kdsweep starts requires a token (execute/ray_security.py)
     gpu_ids = parse_gpu_list(opts.gpus)

@@ -141,3 +141,16 @@ def test_a_sweep_runs_on_both_nodes_and_survives_losing_the_worker_node(cluster,
             assert logged == list(range(1, EPOCHS + 1)), (run_id == killed, metric, logged)  # each epoch once
     assert not cluster["worker"].processes()
 
+
+
+def test_a_driver_without_the_token_is_refused_in_one_line(cluster, tmp_path):
+    env = {k: v for k, v in cluster["env"].items() if not k.startswith("RAY_AUTH")}
+    env.update(HOME=str(tmp_path), RAY_gcs_server_port_wait_time_s="2")  # no default token file; refused in 2 s
+    sweep = write_sweep(tmp_path, "no_token", SWEEP)
+    done = subprocess.run([sys.executable, "-m", "kdsweep.cli", "run", str(sweep), "--address", cluster["address"],
+                           "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"kdsweep: error: --address: no Ray cluster at {cluster['address']} let this client in")
+    assert "InvalidAuthToken" in done.stderr  # Ray's own log of why, above it
